@@ -6,7 +6,7 @@ TORCH  ?= torch==2.14.1 torchvision==0.29.1
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.smallfast-installed
 
-.PHONY: install demo test sync nbtest pytest readme clean
+.PHONY: install demo test sync nbtest pytest readme docs clean
 
 install: $(STAMP)
 
@@ -33,8 +33,12 @@ nbtest: install
 pytest: install
 	$(BIN)/python -m pytest tests
 
+## the documentation site, into docs/, from the notebooks' stored outputs (no Quarto needed)
+docs: install
+	$(BIN)/python tools/build_docs.py
+
 readme: install
 	$(BIN)/python tools/make_readme.py
 
 clean:
-	rm -rf $(VENV) _proc
+	rm -rf $(VENV) _proc docs test-artifacts

@@ -1,0 +1,139 @@
+"""The docs site, built offline from the notebooks and checked in a real browser (headless Chromium).
+
+Needs Debian's chromium and chromium-driver; without them the tests are skipped, unless
+SMALLFAST_REQUIRE_BROWSER=1 (set by .ci/run), which makes a missing browser a failure."""
+import functools, http.server, os, re, shutil, socket, subprocess, sys, tempfile, threading, time
+from pathlib import Path
+from urllib.parse import urldefrag, urlparse
+from urllib.request import urlopen
+import pytest
+
+root = Path(__file__).resolve().parent.parent
+DOCS = root/'docs'
+SHOTS = Path(os.environ.get('SMALLFAST_SCREENSHOTS', root/'test-artifacts'/'screenshots'))
+CHROMIUM, DRIVER = shutil.which('chromium') or '/usr/bin/chromium', shutil.which('chromedriver') or '/usr/bin/chromedriver'
+
+def _need_browser():
+    if Path(CHROMIUM).exists() and Path(DRIVER).exists(): return
+    if os.environ.get('SMALLFAST_REQUIRE_BROWSER'): pytest.fail(f"headless Chromium is required: {CHROMIUM} or {DRIVER} is missing")
+    pytest.skip("Debian's chromium and chromium-driver are not installed")
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args): pass
+
+@pytest.fixture(scope='module')
+def site():
+    "Build the site, serve docs/ on localhost, yield its base URL"
+    r = subprocess.run([sys.executable, root/'tools'/'build_docs.py'], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
+    handler = functools.partial(QuietHandler, directory=str(DOCS))
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f'http://127.0.0.1:{port}/'
+    server.shutdown()
+
+@pytest.fixture(scope='module')
+def browser(site):
+    _need_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix='smallfast-chromium-')
+    for a in ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+              '--disable-component-update', '--disable-sync', f'--user-data-dir={profile}', '--window-size=1280,1400']:
+        opts.add_argument(a)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    yield driver
+    driver.quit(); shutil.rmtree(profile, ignore_errors=True)
+
+def pages(): return sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob('*.html') if not p.relative_to(DOCS).parts[0].startswith('_'))
+
+def content_pages(): return [p for p in pages() if p not in ('genindex.html', 'search.html')]
+
+def test_every_page_answers_200(site):
+    assert 'index.html' in pages() and 'data.html' in pages() and 'transfer.html' in pages()
+    for p in pages(): assert urlopen(site + p).status == 200, p
+
+def _links(browser, url):
+    browser.get(url)
+    return {a.get_property('href') for a in browser.find_elements('css selector', 'a[href]')}
+
+def test_every_internal_link_resolves(site, browser):
+    broken = []
+    for p in pages():
+        for href in _links(browser, site + p):
+            if not href.startswith(site): continue
+            target, frag = urldefrag(href)
+            try: html = urlopen(target).read().decode()
+            except Exception as e: broken.append(f'{p} -> {href} ({e})'); continue
+            if frag and f'id="{frag}"' not in html: broken.append(f'{p} -> {href} (no anchor #{frag})')
+    assert not broken, '\n'.join(broken)
+
+def test_images_have_loaded(site, browser):
+    checked = 0
+    for p in content_pages():
+        browser.get(site + p)
+        imgs = browser.find_elements('css selector', 'article img')
+        for img in imgs:
+            assert browser.execute_script('return arguments[0].complete && arguments[0].naturalWidth > 0', img), f'{p}: {img.get_attribute("src")}'
+        checked += len(imgs)
+    assert checked >= 3  # the home page's subset grid, the data and transfer pages' plots
+
+def test_api_page_lists_subsample(site, browser):
+    browser.get(site + 'data.html')
+    heading = browser.find_element('css selector', '#subsample')
+    assert 'subsample' in heading.text
+    assert 'n_per_class' in browser.find_element('tag name', 'article').text
+
+def _search(browser, site, term):
+    from selenium.webdriver.support.ui import WebDriverWait
+    browser.get(f'{site}search.html?q={term}')
+    WebDriverWait(browser, 30).until(lambda b: b.find_elements('css selector', '#search-results ul.search li'))
+    return [li.text for li in browser.find_elements('css selector', '#search-results ul.search li')]
+
+def test_search_finds_api_names(site, browser):
+    assert any('subsample' in r.lower() for r in _search(browser, site, 'subsample'))
+    assert any('transfer_learner' in r for r in _search(browser, site, 'transfer_learner'))
+
+def test_search_finds_vae_callback(site, browser):
+    pytest.importorskip('smallfast.vae', reason='VAECallback does not exist yet')
+    assert any('VAECallback' in r for r in _search(browser, site, 'VAECallback'))
+
+def test_screenshots_for_a_person_to_look_at(site, browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tutorials = [p for p in content_pages() if p.startswith('tutorials/')]
+    for name, page in ('home', 'index.html'), ('tutorial' if tutorials else 'module', (tutorials or ['data.html'])[0]):
+        browser.get(site + page)
+        assert browser.save_screenshot(str(SHOTS/f'{name}.png'))
+        assert (SHOTS/f'{name}.png').stat().st_size > 10_000
+    print(f'screenshots in {SHOTS}')
+
+def _notebook(folder, cells):
+    import nbformat
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# Home\n\n> a page')])
+    nbformat.write(nb, folder/'index.ipynb')
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# Broken\n\n> a broken page'), *cells])
+    nb.metadata = {'kernelspec': {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}}
+    nbformat.write(nb, folder/'00_broken.ipynb')
+
+def _build(tmp_path):
+    return subprocess.run([sys.executable, root/'tools'/'build_docs.py', '--nbs', tmp_path/'nbs', '--site', tmp_path/'site', '--out', tmp_path/'out'],
+                          capture_output=True, text=True, timeout=600)
+
+def test_a_notebook_that_fails_to_process_is_named_with_its_cell(tmp_path):
+    import nbformat
+    _notebook(tmp_path/'nbs', [nbformat.v4.new_code_cell('#| export\nimport no_such_module_anywhere'),
+                               nbformat.v4.new_code_cell('#| export\ndef f(): "x"')])
+    r = _build(tmp_path)
+    assert r.returncode != 0
+    assert '00_broken.ipynb failed to process' in r.stderr and 'import no_such_module_anywhere' in r.stderr and 'in cell' in r.stderr
+
+def test_a_broken_internal_link_fails_the_build_naming_its_page(tmp_path):
+    import nbformat
+    _notebook(tmp_path/'nbs', [nbformat.v4.new_markdown_cell('See [the missing part](#no-such-section).')])
+    r = _build(tmp_path)
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert 'broken.ipynb' in r.stderr and 'no-such-section' in r.stderr
