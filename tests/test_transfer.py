@@ -146,3 +146,9 @@ def test_every_recipe_trains(dls):
         learn = recipe_learner(dls, r)
         with learn.no_bar(), learn.no_logging(): fit_recipe(learn, r, 2)
         assert np.isfinite(learn.recorder.losses[-1].item())
+
+def test_offline_weights_with_a_new_head():
+    m = imagenet_model(num_classes=7)
+    sd = torch.load(lite0_weights_path(), weights_only=True)
+    assert m.get_classifier().out_features == 7
+    torch.testing.assert_close(m.conv_stem.weight, sd['_conv_stem.weight'])
