@@ -153,9 +153,9 @@ def _prepare_model(arch, pretrained, n_classes, c_in, drop_rate) -> nn.Module:
     model = imagenet_model(arch, pretrained, num_classes=n_classes, drop_rate=drop_rate)
     return grey_stem(model) if c_in == 1 else model
 
-def _stats(arch:str) -> tuple:
-    "Mean and std of the pretrained weights' inputs, averaged over channels"
-    cfg = timm.create_model(_timm_name(arch), pretrained=False).pretrained_cfg
+def _stats(model:nn.Module) -> tuple:
+    "Mean and std of the inputs `model`'s pretrained weights expect, averaged over channels"
+    cfg = model.pretrained_cfg
     return float(np.mean(cfg['mean'])), float(np.mean(cfg['std']))
 
 # %% ../nbs/01_transfer.ipynb #f0508bba
@@ -172,7 +172,7 @@ def transfer_learner(dls:DataLoaders, # Image DataLoaders, 1 or 3 channels
     c_in = _batch_channels(dls)
     model = _prepare_model(arch, pretrained, dls.c, c_in, drop_rate)
     depth_splitter(model, n_groups)  # fail now, not at the first fit, when n_groups does not fit the model
-    _add_normalize(dls, *_stats(arch), c_in)
+    _add_normalize(dls, *_stats(model), c_in)
     kwargs.setdefault('loss_func', CrossEntropyLossFlat())
     learn = Learner(dls, model, splitter=partial(depth_splitter, n_groups=n_groups), metrics=metrics, **kwargs)
     if pretrained: learn.freeze()
