@@ -7,8 +7,8 @@ Docs: https://smallfast.github.io/smallfast/data.html.md"""
 # %% auto #0
 __all__ = ['IDX_FILES', 'FASHION_CLASSES', 'FASHION_DEBIAN', 'FASHION_URL', 'SmallData', 'read_idx', 'missing_idx_files',
            'idx_folder', 'cache_dir', 'download_idx', 'fashion_mnist', 'digits', 'image_array', 'image_folder',
-           'balanced_idxs', 'subsample', 'ImageAt', 'LabelAt', 'GreyToRGB', 'ResizeBatch', 'small_dsets', 'small_dls',
-           'small_cnn', 'print_row', 'demo']
+           'balanced_idxs', 'subsample', 'ImageAt', 'LabelAt', 'GreyToRGB', 'check_size', 'resize_images',
+           'ResizeBatch', 'small_dsets', 'IndexBatchDL', 'small_dls', 'small_cnn', 'print_row', 'demo']
 
 # %% ../nbs/00_data.ipynb #fc90a1dd
 import gzip, os, shutil, struct, tempfile, urllib.request, warnings
@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from PIL import Image
 from fastcore.all import *
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)  # raised by fastai's own import
-from fastai.data.core import Datasets, DataLoaders
+from fastai.data.core import Datasets, DataLoaders, TfmdDL
 from fastai.data.transforms import Categorize, IntToFloatTensor
-from fastai.torch_core import TensorImage, TensorImageBW, default_device
+from fastai.torch_core import TensorCategory, TensorImage, TensorImageBW, default_device
 from fasttransform import Transform
 import fastai.vision.data # registers `show_batch` for image batches
 
@@ -353,13 +353,24 @@ class GreyToRGB(Transform):
     order = 11
     def encodes(self, x:TensorImage): return TensorImage(x.expand(-1, 3, -1, -1)) if x.shape[1] == 1 else x
 
+def _is_count(v) -> bool: return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
+
+def check_size(size) -> tuple:
+    "`size` as (height, width); a clear error unless it is a positive integer or a pair of them"
+    hw = (size, size) if isinstance(size, (int, np.integer)) else tuple(size) if isinstance(size, (tuple, list)) else ()
+    if len(hw) != 2 or not all(map(_is_count, hw)): raise ValueError(f"size={size!r} must be a positive integer or a (height, width) pair of them")
+    return tuple(map(int, hw))
+
+def resize_images(x:torch.Tensor, size:tuple) -> torch.Tensor:
+    "Resize a batch of images to `size` (height, width) with antialiasing"
+    if tuple(x.shape[-2:]) == tuple(size): return x
+    return F.interpolate(x, size=size, mode='bilinear', antialias=True, align_corners=False)
+
 class ResizeBatch(Transform):
     "Resize a batch of images to `size` (int or (height, width)) on its device, with antialiasing"
     order = 12
-    def __init__(self, size): self.size = (size, size) if isinstance(size, int) else tuple(size)
-    def encodes(self, x:TensorImage):
-        if tuple(x.shape[-2:]) == self.size: return x
-        return F.interpolate(x, size=self.size, mode='bilinear', antialias=True, align_corners=False)
+    def __init__(self, size): self.size = check_size(size)
+    def encodes(self, x:TensorImage): return resize_images(x, self.size)
 
 # %% ../nbs/00_data.ipynb #69e15aab
 def _image_tensor(x:np.ndarray) -> torch.Tensor:
@@ -375,6 +386,19 @@ def small_dsets(data:SmallData) -> Datasets:
     splits = [list(range(n)), list(range(n, len(x)))]
     return Datasets(range(len(x)), tfms=[[ImageAt(x)], [LabelAt(y, data.vocab), Categorize(vocab=data.vocab, sort=False)]], splits=splits)
 
+# %% ../nbs/00_data.ipynb #04d26f9c
+def _split_tensors(dsets:Datasets) -> tuple:
+    "Global indices, images (an `ImageAt`) and label tensor behind `small_dsets` or one of its splits"
+    return torch.as_tensor(list(dsets.tls[0].items)), dsets.tls[0].tfms[0], torch.as_tensor(dsets.tls[1].tfms[0].y).long()
+
+class IndexBatchDL(TfmdDL):
+    "A `TfmdDL` over `small_dsets` that builds each batch with one tensor index instead of item by item"
+    def create_batches(self, samps):
+        items, images, y = _split_tensors(self.dataset)
+        for idxs in self.chunkify(samps):
+            i = items[torch.as_tensor(list(idxs))]
+            yield images.cls(images.x[i]), TensorCategory(y[i])
+
 # %% ../nbs/00_data.ipynb #e58cc840
 def small_dls(data:SmallData, # The dataset: its train split trains, its test split validates
               bs:int=64, # Training batch size (capped at the training set's size)
@@ -387,8 +411,9 @@ def small_dls(data:SmallData, # The dataset: its train split trains, its test sp
              ) -> DataLoaders:
     "fastai `DataLoaders` of `data` whose batches are converted, resized and transformed on `device`"
     _check_count(bs, 'bs'); _check_count(val_bs, 'val_bs')
-    tfms = [IntToFloatTensor()] + ([GreyToRGB()] if rgb else []) + ([ResizeBatch(size)] if size else []) + L(batch_tfms)
+    tfms = [IntToFloatTensor()] + ([GreyToRGB()] if rgb else []) + ([ResizeBatch(size)] if size is not None else []) + L(batch_tfms)
     device = ifnone(device, default_device())
+    kwargs = merge(dict(dl_type=IndexBatchDL, num_workers=0), kwargs)  # in memory already: worker processes would only add copies
     return small_dsets(data).dataloaders(bs=min(bs, len(data.x_train)), val_bs=val_bs, after_batch=tfms, device=device, **kwargs)
 
 # %% ../nbs/00_data.ipynb #73777ac5
