@@ -1,5 +1,5 @@
-"""Benchmark the transfer recipes of `smallfast.transfer`, and augmentation presets of `smallfast.augment`, on Fashion-MNIST,
-one JSON line per finished run.
+"""Studies behind the notebooks, on Fashion-MNIST: transfer recipes, augmentation presets and VAE settings, one JSON line per
+finished run (`smallfast-bench` compares techniques; this explores settings: schedules, ablations, learning rates).
 
     python tools/bench_transfer.py --shots 10,100 --seeds 0,1,2 --out results/transfer.jsonl
     python tools/bench_transfer.py --recipes cnn --aug none,small_aug --epochs 30 --lr cnn=3e-3 --out results/augment.jsonl
@@ -11,10 +11,9 @@ import argparse, json, platform, time
 from pathlib import Path
 import torch, fastai, timm
 from fastai.torch_core import set_seed
-from smallfast.data import fashion_mnist, small_dls, subsample
-from smallfast.augment import small_aug
-from smallfast.vae import VAECallback
-from smallfast.transfer import RECIPES, ValidateAtEnd, fit_recipe, recipe_learner
+from smallfast.bench import classic_score, fit_and_score
+from smallfast.data import fashion_mnist, subsample
+from smallfast.transfer import RECIPES
 
 AUGS = dict(none=None, small_aug={}, no_erase=dict(erase_p=0), flip_vert=dict(flip_vert=True), rotate_45=dict(max_rotate=45),
             noise=dict(noise_std=0.1), no_lighting=dict(max_lighting=0), affine_only=dict(max_lighting=0, erase_p=0),
@@ -26,37 +25,19 @@ VAES = dict(none=None, vae=dict(ratio=0.5), vae_r1=dict(ratio=1.0), vae_filter=d
 def run_key(r): return (r['recipe'], r['shots'], r['seed'], r['size'], r['epochs'], r['lr'], r['bs'], r['label_smoothing'], r['drop_rate'], r['lr_mult'],
                         r.get('aug', 'none'), r.get('vae', 'none'))
 
-def one_run(data, recipe, shots, seed, size, epochs, lr, bs, label_smoothing, drop_rate, lr_mult, aug, vae='none'):
-    from fastai.learner import Learner
-    from fastai.losses import CrossEntropyLossFlat
-    from fastai.metrics import accuracy
-    from smallfast.data import small_cnn
+def one_run(data, recipe, shots, seed, size, epochs, lr, bs, label_smoothing, drop_rate, lr_mult, aug='none', vae='none'):
+    "Accuracy and seconds of one run of `fit_and_score`"
     set_seed(seed)
     t = time.perf_counter()
-    tfms, sub = None if AUGS[aug] is None else small_aug(None if recipe == 'cnn' else size, **AUGS[aug]), subsample(data, shots, seed)
-    loss = CrossEntropyLossFlat(label_smoothing=label_smoothing)
-    cbs = [ValidateAtEnd()] + ([] if VAES[vae] is None else [VAECallback(**VAES[vae])])
-    if recipe == 'cnn':
-        learn = Learner(small_dls(sub, bs=bs, batch_tfms=tfms, device='cpu'), small_cnn(data.c, data.n_channels), loss_func=loss, metrics=accuracy, cbs=cbs)
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
-    else:
-        dls = small_dls(sub, bs=bs, size=size if tfms is None else None, batch_tfms=tfms, device='cpu')
-        learn = recipe_learner(dls, recipe, drop_rate=drop_rate, loss_func=loss, cbs=cbs)
-        with learn.no_bar(), learn.no_logging(): fit_recipe(learn, recipe, epochs, lr=lr, lr_mult=lr_mult)
-    return float(learn.recorder.values[-1][-1]), time.perf_counter() - t
+    acc = fit_and_score(subsample(data, shots, seed), recipe, AUGS[aug], VAES[vae], epochs, size, bs, lr, lr_mult, label_smoothing, drop_rate, device='cpu')
+    return acc, time.perf_counter() - t
 
 CLASSIC = ('logreg', 'svm')
 
 def classic_run(data, recipe, shots, seed):
-    "Logistic regression or an RBF SVM on raw pixels scaled to 0-1: the references a user would otherwise pick"
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.svm import SVC
+    "Logistic regression or an RBF SVM on raw pixels: the references a user would otherwise pick"
     t = time.perf_counter()
-    d = subsample(data, shots, seed)
-    flat = lambda x: x.reshape(len(x), -1) / 255.
-    model = LogisticRegression(max_iter=2000) if recipe == 'logreg' else SVC(kernel='rbf')
-    acc = model.fit(flat(d.x_train), d.y_train).score(flat(d.x_test), d.y_test)
-    return float(acc), time.perf_counter() - t
+    return classic_score(subsample(data, shots, seed), recipe), time.perf_counter() - t
 
 def main():
     p = argparse.ArgumentParser()

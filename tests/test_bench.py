@@ -1,0 +1,94 @@
+"smallfast-bench as a user meets it: the command on folders the tests write, bad input, resuming, Ctrl-C"
+import json, signal, subprocess, sys, time
+from pathlib import Path
+import numpy as np
+import pytest
+from PIL import Image
+from conftest import tree_digest
+
+BENCH = Path(sys.executable).parent/'smallfast-bench'
+
+def bench(*args, timeout=600):
+    return subprocess.run([BENCH, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+def image_classes(root, counts:dict, size=8):
+    "One folder per class with `counts[class]` random grey PNGs"
+    rng = np.random.default_rng(0)
+    for c, n in counts.items():
+        (root/c).mkdir(parents=True, exist_ok=True)
+        for i in range(n): Image.fromarray(rng.integers(0, 256, (size, size), dtype=np.uint8)).save(root/c/f'{i}.png')
+    return root
+
+@pytest.mark.parametrize('args, message', [
+    (['--techniques', 'baseline,mixup'], "unknown technique(s) ['mixup']"),
+    (['--shots', '10,0'], "--shots must be positive integers separated by commas, got '10,0'"),
+    (['--shots', 'ten'], "--shots must be positive integers"),
+    (['--seeds', '-1'], "--seeds must be positive integers"),
+    (['--seeds', '1,2'], "--seeds is the number of seeds"),
+    (['--data', '/nonexistent/folder'], '--data: /nonexistent/folder does not exist')])
+def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
+    r = bench(*args, '--out', tmp_path/'out')
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert not (tmp_path/'out'/'results.json').exists()
+
+def test_data_that_is_a_file_empty_or_one_class(tmp_path):
+    (tmp_path/'file.txt').write_text('x')
+    assert 'is a file' in bench('--data', tmp_path/'file.txt', '--out', tmp_path/'o').stderr
+    (tmp_path/'empty').mkdir()
+    r = bench('--data', tmp_path/'empty', '--out', tmp_path/'o')
+    assert r.returncode == 2 and 'empty' in r.stderr, r.stderr
+    image_classes(tmp_path/'one', {'cats': 5})
+    r = bench('--data', tmp_path/'one', '--out', tmp_path/'o')
+    assert r.returncode == 2 and "single class ('cats')" in r.stderr, r.stderr
+
+def test_output_folder_that_is_a_file_or_unwritable(tmp_path):
+    (tmp_path/'taken').write_text('keep me')
+    r = bench('--out', tmp_path/'taken')
+    assert r.returncode == 2 and 'is a file' in r.stderr and (tmp_path/'taken').read_text() == 'keep me'
+    r = bench('--out', tmp_path/'taken'/'sub')
+    assert r.returncode == 2 and 'cannot write into' in r.stderr
+
+def test_small_class_is_named_and_the_shots_that_fit_run(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 12, 'bees': 12, 'wasps': 4})
+    before = tree_digest(data)
+    r = bench('--data', data, '--shots', '2,5', '--seeds', '1', '--techniques', 'logreg', '--out', tmp_path/'out')
+    assert r.returncode == 0, r.stderr
+    assert "class 'wasps' has 3 training images, fewer than 5 per class: running shots [2] of [2, 5]" in r.stderr
+    recs = json.loads((tmp_path/'out'/'results.json').read_text())
+    assert [(x['technique'], x['shots']) for x in recs] == [('logreg', 2)]
+    assert tree_digest(data) == before  # the data folder is only read
+
+def test_unreadable_files_are_skipped_with_a_warning(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
+    (data/'ants'/'notes.png').write_text('not an image')
+    r = bench('--data', data, '--shots', '2', '--seeds', '1', '--techniques', 'logreg', '--out', tmp_path/'out')
+    assert r.returncode == 0 and 'notes.png' in r.stderr, r.stderr
+
+def test_full_command_writes_table_plot_and_resumes(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 10, 'bees': 10, 'wasps': 10})
+    args = ['--data', data, '--shots', '2,4', '--seeds', '2', '--techniques', 'baseline,augment,logreg,svm', '--epochs', '1', '--out', tmp_path/'out', '--device', 'cpu']
+    r = bench(*args)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path/'out'
+    recs = json.loads((out/'results.json').read_text())
+    assert len(recs) == 16 and {'accuracy', 'seconds', 'torch', 'fastai', 'epochs', 'size'} <= set(recs[0])
+    md = (out/'results.md').read_text()
+    assert '| 2/class |' in md and md.count('**') == 4  # one bold best per row
+    assert (out/'curves.png').stat().st_size > 10_000
+    assert '[####################] 16/16 runs' in r.stdout and 'about' in r.stdout
+    r2 = bench(*args)
+    assert r2.returncode == 0 and '16 of 16 runs already in' in r2.stdout
+    assert json.loads((out/'results.json').read_text()) == recs
+
+def test_ctrl_c_keeps_finished_runs(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 30, 'bees': 30})
+    args = ['--data', data, '--shots', '20', '--seeds', '50', '--techniques', 'baseline', '--epochs', '2', '--device', 'cpu', '--out', tmp_path/'out']
+    p = subprocess.Popen([BENCH, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = tmp_path/'out'/'results.json'
+    deadline = time.time() + 300
+    while time.time() < deadline and not (results.exists() and len(json.loads(results.read_text())) >= 2): time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and 'every finished run is saved' in err, err
+    recs = json.loads(results.read_text())
+    assert 2 <= len(recs) < 50 and not list((tmp_path/'out').glob('*.part'))
