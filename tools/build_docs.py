@@ -59,6 +59,13 @@ def showdoc_markdown(cell) -> str:
 def directives(src:str) -> list: return [l[2:].strip() for l in src.splitlines() if l.startswith('#|')]
 def strip_directives(src:str) -> str: return '\n'.join(l for l in src.splitlines() if not l.startswith('#|')).strip()
 
+WIDGET = 'application/vnd.jupyter.widget-view+json'
+
+def static_output(o:dict) -> dict:
+    "An output without live widgets: a saved ipywidgets view needs a running kernel, so the page says so instead"
+    if WIDGET not in o.get('data', {}): return o
+    return dict(o, data={'text/plain': '(an interactive ipywidgets panel: run the notebook to use it)'})
+
 def to_page(nb, page_names) -> tuple:
     "(page name, notebook ready for myst-nb)"
     import nbformat
@@ -73,7 +80,7 @@ def to_page(nb, page_names) -> tuple:
             if md := showdoc_markdown(c): cells.append(nbformat.v4.new_markdown_cell(md))
         elif c.cell_type == 'code':
             new = nbformat.v4.new_code_cell(strip_directives(c.source))
-            new.outputs = [nbformat.from_dict(o) for o in c.get('outputs', [])]
+            new.outputs = [nbformat.from_dict(static_output(o)) for o in c.get('outputs', [])]
             if 'echo: false' in directives(c.source): new.metadata['tags'] = ['remove-input']
             cells.append(new)
     page = nbformat.v4.new_notebook(cells=cells)
