@@ -9,7 +9,7 @@ __all__ = ['STRENGTHS', 'check_images', 'check_range', 'RandomErasing', 'Gaussia
            'augmented_rows', 'show_rows', 'show_augmented', 'aug_explorer', 'per_item_tfms', 'PerItemImages',
            'images_per_second', 'compare_throughput', 'augbench']
 
-# %% ../nbs/02_augment.ipynb #83433f18
+# %% ../nbs/02_augment.ipynb #8305ea18
 import json, os, statistics, time
 from dataclasses import replace
 
@@ -23,7 +23,7 @@ from fastai.torch_core import TensorImage, default_device, to_device
 from fastai.vision.augment import RandTransform, aug_transforms
 from fasttransform import Pipeline
 
-# %% ../nbs/02_augment.ipynb #1ba44526
+# %% ../nbs/02_augment.ipynb #24b36447
 def _images(b):
     "The images of batch `b`: `b` itself, or the first element of a tuple"
     while isinstance(b, (tuple, list)) and len(b): b = b[0]
@@ -36,7 +36,7 @@ def check_images(x, name:str):
     if x.ndim != 4: raise ValueError(f"{name} needs a batch of images N x C x H x W, got a tensor of shape {tuple(x.shape)}")
     if not x.is_floating_point(): raise TypeError(f"{name} needs float images in [0, 1] (put it after IntToFloatTensor), got {x.dtype}")
 
-# %% ../nbs/02_augment.ipynb #a827338c
+# %% ../nbs/02_augment.ipynb #6a3bfb56
 def check_range(value, name:str, lo=0., hi=None, hi_open:bool=False):
     "Raise a `ValueError` naming argument `name` unless `lo <= value <= hi` (`< hi` when `hi_open`)"
     bad = value < lo or (hi is not None and (value >= hi if hi_open else value > hi))
@@ -46,7 +46,7 @@ def _uniform(n:int, lo:float, hi:float, device) -> torch.Tensor:
     "`n` random numbers uniform in [lo, hi) on `device`: one per image"
     return torch.empty(n, device=device).uniform_(lo, hi)
 
-# %% ../nbs/02_augment.ipynb #2ee08943
+# %% ../nbs/02_augment.ipynb #a11d11ea
 def _draw_rectangles(n:int, scale:tuple, ratio:tuple, p:float, device) -> dict:
     "One random rectangle per image (top, left, height, width as fractions of the image) and whether to erase it"
     area, aspect = _uniform(n, *scale, device), _uniform(n, *np.log(ratio), device).exp()
@@ -64,7 +64,7 @@ def _rectangle_masks(r:dict, height:int, width:int) -> torch.Tensor:
     rows, cols = _inside(height, r['top'], r['h']), _inside(width, r['left'], r['w'])
     return (rows[:, :, None] & cols[:, None, :] & r['erase'][:, None, None])[:, None]
 
-# %% ../nbs/02_augment.ipynb #249a66d4
+# %% ../nbs/02_augment.ipynb #ec8e6315
 class RandomErasing(RandTransform):
     "Erase a rectangle of random area, aspect and position in each training image with probability `p`"
     split_idx, order = 0, 42
@@ -90,7 +90,7 @@ class RandomErasing(RandTransform):
         fill = torch.rand_like(x) if self.fill == 'noise' else x.mean((1, 2, 3), keepdim=True).expand_as(x)
         return torch.where(_rectangle_masks(self.rects, *x.shape[-2:]), fill, x)
 
-# %% ../nbs/02_augment.ipynb #b7587f1e
+# %% ../nbs/02_augment.ipynb #2503357d
 class GaussianNoise(RandTransform):
     "Add Gaussian noise of random standard deviation up to `std` to each training image with probability `p`"
     split_idx, order = 0, 50
@@ -108,7 +108,7 @@ class GaussianNoise(RandTransform):
 
     def encodes(self, x:TensorImage): return (x + torch.randn_like(x) * self.sigma[:, None, None, None]).clamp(0, 1)
 
-# %% ../nbs/02_augment.ipynb #a520fff9
+# %% ../nbs/02_augment.ipynb #216d0a19
 def _n_pixels(size) -> int: return size[0] * size[1]
 
 class ShrinkBatch(ResizeBatch):
@@ -122,13 +122,13 @@ class GrowBatch(ResizeBatch):
     "Resize augmented batches to `size`: smaller images are augmented at their own size, then enlarged once"
     order = 45
 
-# %% ../nbs/02_augment.ipynb #256cf091
+# %% ../nbs/02_augment.ipynb #68e2020b
 def _train_only(before_call, b, split_idx:int):
     "Run a fastai transform's `before_call`, then skip the batch unless it is a training batch"
     before_call(b, split_idx=split_idx)
     before_call.__self__.do &= split_idx == 0
 
-# %% ../nbs/02_augment.ipynb #665640d3
+# %% ../nbs/02_augment.ipynb #3aad7401
 @delegates(aug_transforms, but=['do_flip', 'size', 'max_rotate', 'max_zoom', 'max_warp', 'max_lighting'])
 def small_aug(size=None, # Output size (int or (height, width)); default: the batch's own
               flip:bool=True, # Random horizontal flips
@@ -151,11 +151,11 @@ def small_aug(size=None, # Output size (int or (height, width)); default: the ba
     if size is not None: tfms += [ShrinkBatch(check_size(size)), GrowBatch(size)]
     return sorted(tfms, key=lambda t: t.order)
 
-# %% ../nbs/02_augment.ipynb #b2c47307
+# %% ../nbs/02_augment.ipynb #603b4835
 STRENGTHS = dict(max_rotate=(0, 180, 10.), max_zoom=(1, 3, 1.1), max_warp=(0, 0.9, 0.2), max_lighting=(0, 0.9, 0.2),
                  erase_p=(0, 1, 0.25), noise_std=(0, 0.5, 0.))  # argument: (slider's min, max, default)
 
-# %% ../nbs/02_augment.ipynb #dda8c346
+# %% ../nbs/02_augment.ipynb #ce053dfe
 def _first_items(dls, n:int):
     "The first `n` training items of `dls` as one batch on its device, before batch transforms"
     dl = dls.train
@@ -172,7 +172,7 @@ def augmented_rows(dls, n:int=8, n_aug:int=3, tfms=None) -> list:
     if tfms is not None: fs = [t for t in fs if not isinstance(t, (RandTransform, ShrinkBatch, GrowBatch))] + list(tfms)
     return [Pipeline(fs, split_idx=1)(xb)] + [Pipeline(fs, split_idx=0)(xb) for _ in range(n_aug)]
 
-# %% ../nbs/02_augment.ipynb #dc5a3d99
+# %% ../nbs/02_augment.ipynb #575dace9
 def show_rows(rows:list, titles:list=None, row_names:list=None, figsize=None):
     "Show image batches as rows of a grid"
     n_rows, n = len(rows), len(rows[0])
@@ -192,7 +192,7 @@ def show_augmented(dls, n:int=8, n_aug:int=3, tfms=None, figsize=None):
     yb = _first_items(dls, n)[1]
     return show_rows(rows, [dls.vocab[int(y)] for y in yb], ['valid'] + [f'augmented {i+1}' for i in range(n_aug)], figsize)
 
-# %% ../nbs/02_augment.ipynb #ff5d3fe8
+# %% ../nbs/02_augment.ipynb #54e1ecd4
 def aug_explorer(dls, # DataLoaders whose first training images are shown
                  n:int=8, # Images per row
                  n_aug:int=3 # Augmented rows
@@ -215,7 +215,7 @@ def aug_explorer(dls, # DataLoaders whose first training images are shown
     panel.controls = controls
     return panel
 
-# %% ../nbs/02_augment.ipynb #f8ccb571
+# %% ../nbs/02_augment.ipynb #af836985
 def per_item_tfms(size:int, rgb:bool=False):
     "torchvision v2 transforms of one PIL image, the per-item equivalent of `small_aug(size)`"
     from torchvision.transforms import v2
@@ -233,7 +233,7 @@ class PerItemImages(torch.utils.data.Dataset):
         from PIL import Image
         return self.tfms(Image.fromarray(self.x[i])), int(self.y[i])
 
-# %% ../nbs/02_augment.ipynb #495af1da
+# %% ../nbs/02_augment.ipynb #48101dbf
 def _sync(device):
     if torch.device(device).type == 'cuda': torch.cuda.synchronize()
 
@@ -247,7 +247,7 @@ def images_per_second(loader, device, runs:int=3) -> float:
     one_pass()
     return statistics.median(one_pass() for _ in range(runs))
 
-# %% ../nbs/02_augment.ipynb #dae12e4e
+# %% ../nbs/02_augment.ipynb #3e204602
 def _bench_data(n:int):
     "The first `n` Fashion-MNIST training images (digits when it is missing), and the dataset's name"
     try: data, name = fashion_mnist(), 'Fashion-MNIST'
@@ -267,7 +267,7 @@ def compare_throughput(size:int=64, rgb:bool=False, n:int=4096, bs:int=256, runs
     return dict(data=name, size=size, channels=3 if rgb else 1, batch=round(b), per_item=round(p), ratio=round(b / p, 2), fastai_size=round(f), device=device,
                 n=len(data.x_train), bs=bs, workers=workers, runs=runs, threads=torch.get_num_threads())
 
-# %% ../nbs/02_augment.ipynb #3c32a1a3
+# %% ../nbs/02_augment.ipynb #f8064421
 def _counts(text, name:str, lo:int=1) -> list:
     "Comma-separated integers >= `lo` from `text`, or a clear error naming the argument `name`"
     try: vals = [int(v) for v in str(text).split(',')]
@@ -275,7 +275,7 @@ def _counts(text, name:str, lo:int=1) -> list:
     for v in vals: check_range(v, name, lo)
     return vals
 
-# %% ../nbs/02_augment.ipynb #ca799f23
+# %% ../nbs/02_augment.ipynb #3b1a0229
 @call_parse
 def augbench(sizes:str='64,224', # Output sizes, comma separated
              channels:str='1,3', # Channels to time, comma separated (3: grey images repeated to RGB)

@@ -8,7 +8,7 @@ Docs: https://smallfast.github.io/smallfast/vae.html.md"""
 __all__ = ['ConvCVAE', 'VAELoss', 'KLWarmup', 'ImagesAsTargets', 'train_vae', 'show_samples', 'save_vae', 'load_vae',
            'class_folder_name', 'export_synthetic', 'training_items', 'like_batch', 'VAECallback', 'vae_explorer']
 
-# %% ../nbs/03_vae.ipynb #55754689
+# %% ../nbs/03_vae.ipynb #adc07f5d
 import math, os, re, tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +32,7 @@ from fastai.vision.augment import RandTransform
 from fasttransform import Pipeline
 import fastai.callback.schedule  # adds `fit_one_cycle`
 
-# %% ../nbs/03_vae.ipynb #ca48e6d9
+# %% ../nbs/03_vae.ipynb #36864c4b
 def _one_hot(y:torch.Tensor, n_classes:int) -> torch.Tensor: return F.one_hot(y.long(), n_classes).float()
 
 def _up(c_in:int, c_out:int, last:bool=False) -> nn.Module:
@@ -44,7 +44,7 @@ def _down(c_in:int, c_out:int) -> nn.Module:
     "Halve the resolution: stride-2 convolution, BatchNorm, ReLU"
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.BatchNorm2d(c_out), nn.ReLU())
 
-# %% ../nbs/03_vae.ipynb #fdbef0b8
+# %% ../nbs/03_vae.ipynb #ec90bc00
 class ConvCVAE(nn.Module):
     "A convolutional conditional VAE: the class conditions encoder and decoder, so every generated image carries its label"
     def __init__(self, n_classes:int, # Number of classes
@@ -68,7 +68,7 @@ class ConvCVAE(nn.Module):
         up = widths[::-1] + [c_in]
         self.decoder = nn.Sequential(*[_up(a, b, last=i == len(widths) - 1) for i, (a, b) in enumerate(zip(up, up[1:]))])
 
-# %% ../nbs/03_vae.ipynb #45b5f0aa
+# %% ../nbs/03_vae.ipynb #544cd4d6
 @patch
 def encode(self:ConvCVAE, x:torch.Tensor, y:torch.Tensor) -> tuple:
     "Mean and (clamped) log-variance of the latent code of images `x` with labels `y`"
@@ -87,7 +87,7 @@ def decode(self:ConvCVAE, z:torch.Tensor, y:torch.Tensor) -> torch.Tensor:
     "Images in [0, 1] decoded from codes `z` with labels `y`"
     return torch.sigmoid(self.decode_logits(z, y))
 
-# %% ../nbs/03_vae.ipynb #45b9aca6
+# %% ../nbs/03_vae.ipynb #111d593c
 @patch
 def forward(self:ConvCVAE, x:torch.Tensor, y:torch.Tensor) -> tuple:
     "Logits of the reconstruction, and the code's mean and log-variance; the code is sampled in training, the mean otherwise"
@@ -110,7 +110,7 @@ def sample(self:ConvCVAE, labels, # Class index of each image to generate
     labels = torch.as_tensor(labels, device=device).long()
     return self.decode(torch.randn(len(labels), self.latent_dim, device=device) * temperature, labels)
 
-# %% ../nbs/03_vae.ipynb #f81c6145
+# %% ../nbs/03_vae.ipynb #9077a8cf
 class VAELoss:
     "Reconstruction (binary cross-entropy, summed over pixels) plus `beta` times the KL divergence, averaged over images"
     def __init__(self, beta:float=1.0): self.beta, self.kl_weight = beta, 1.0
@@ -132,7 +132,7 @@ class ImagesAsTargets(Callback):
     def before_batch(self): self.learn.xb, self.learn.yb = (self.x, self.y), (self.x,)
     def before_validate(self): raise CancelValidException()
 
-# %% ../nbs/03_vae.ipynb #4546f042
+# %% ../nbs/03_vae.ipynb #f1502165
 def _vae_loaders(x:torch.Tensor, y:torch.Tensor, bs:int, device) -> DataLoaders:
     "DataLoaders over image and label tensors, each batch one index; the validation loader is never run"
     def batch(idxs): i = torch.as_tensor(list(idxs)); return x[i], y[i]
@@ -147,7 +147,7 @@ def _as_tensors(data) -> tuple:
     x = x.as_subclass(torch.Tensor).float()
     return (x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2) if x.shape[-1] in (3, 4) and x.shape[1] not in (1, 3) else x), torch.as_tensor(y).long()
 
-# %% ../nbs/03_vae.ipynb #3ecbd4af
+# %% ../nbs/03_vae.ipynb #e1b0d600
 def train_vae(vae:ConvCVAE, # The VAE to train
               data, # A `SmallData` (its training split), or (images in [0, 1] N x C x H x W, labels)
               epochs:int=None, # Default: about `steps` optimizer steps
@@ -165,13 +165,14 @@ def train_vae(vae:ConvCVAE, # The VAE to train
     dls = _vae_loaders(x, y, bs, ifnone(device, default_device()))
     epochs = ifnone(epochs, max(1, math.ceil(steps / len(dls.train))))
     learn = Learner(dls, vae, loss_func=VAELoss(beta), cbs=[ImagesAsTargets(), KLWarmup(kl_warmup), GradientClip(10.)])
-    if progress: learn.fit_one_cycle(epochs, lr)
-    else:
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
+    with learn.no_logging():  # hundreds of epochs on a small set: a bar, not a table row per epoch
+        if progress: learn.fit_one_cycle(epochs, lr)
+        else:
+            with learn.no_bar(): learn.fit_one_cycle(epochs, lr)
     vae.eval()
     return learn
 
-# %% ../nbs/03_vae.ipynb #87f4e381
+# %% ../nbs/03_vae.ipynb #66ad3704
 def _check_vae_data(vae:ConvCVAE, x:torch.Tensor, y:torch.Tensor):
     "Clear errors for images and labels the VAE cannot learn from"
     if x.ndim != 4: raise ValueError(f"the VAE needs images N x C x H x W, got shape {tuple(x.shape)}")
@@ -181,7 +182,7 @@ def _check_vae_data(vae:ConvCVAE, x:torch.Tensor, y:torch.Tensor):
     if y.min() < 0 or y.max() >= vae.n_classes: raise ValueError(f"labels must be class indices 0..{vae.n_classes - 1}, got {y.min().item()}..{y.max().item()}")
     if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1: raise ValueError("the VAE needs finite images in [0, 1]")
 
-# %% ../nbs/03_vae.ipynb #52e1b6f8
+# %% ../nbs/03_vae.ipynb #d00628c3
 def show_samples(vae:ConvCVAE, n:int=8, temperature:float=1.0, figsize=None):
     "A grid of `n` generated images per class, one row per class"
     with torch.no_grad(): rows = [vae.sample([c] * n, temperature).cpu() for c in range(vae.n_classes)]
@@ -190,7 +191,7 @@ def show_samples(vae:ConvCVAE, n:int=8, temperature:float=1.0, figsize=None):
     fig.suptitle(f'{vae.n_classes} classes x {n} samples (temperature {temperature})', fontsize=10)
     return fig
 
-# %% ../nbs/03_vae.ipynb #54a43896
+# %% ../nbs/03_vae.ipynb #9d0250be
 def save_vae(vae:ConvCVAE, fn) -> Path:
     "Save `vae`'s configuration and weights to `fn`, written whole or not at all"
     fn = Path(fn)
@@ -212,7 +213,7 @@ def load_vae(fn, device='cpu') -> ConvCVAE:
     vae.load_state_dict(saved['state_dict'])
     return vae.to(device).eval()
 
-# %% ../nbs/03_vae.ipynb #be63ff27
+# %% ../nbs/03_vae.ipynb #90f4af55
 def class_folder_name(name:str) -> str:
     "A folder name for class `name`: path separators and other awkward characters become '_'"
     return re.sub(r'[^\w\-. ]', '_', str(name)).strip() or '_'
@@ -222,7 +223,7 @@ def _to_uint8(x:torch.Tensor) -> np.ndarray:
     a = (x.detach().float().cpu().clamp(0, 1) * 255).round().byte().numpy()
     return a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
 
-# %% ../nbs/03_vae.ipynb #60166be4
+# %% ../nbs/03_vae.ipynb #b3af1233
 def export_synthetic(vae:ConvCVAE, # A trained VAE
                      path, # Folder to write into: one subfolder per class
                      n_per_class:int=100, # Images generated per class
@@ -243,7 +244,7 @@ def export_synthetic(vae:ConvCVAE, # A trained VAE
             for i, img in enumerate(imgs): Image.fromarray(_to_uint8(img)).save(path/name/f'{start + i:05d}.png')
     return path
 
-# %% ../nbs/03_vae.ipynb #219a8914
+# %% ../nbs/03_vae.ipynb #e4a3e09d
 def _batch_tfms(dl) -> list: return list(getattr(dl.after_batch, 'fs', []))  # a plain fastai DataLoader has a function there
 
 def _item_tfms(dl) -> Pipeline:
@@ -264,7 +265,7 @@ def training_items(dls, bs:int=512) -> tuple:
         xs.append(x.as_subclass(torch.Tensor)); ys.append(y.as_subclass(torch.Tensor))
     return torch.cat(xs), torch.cat(ys)
 
-# %% ../nbs/03_vae.ipynb #27447f56
+# %% ../nbs/03_vae.ipynb #27a27fb1
 def _normalize(dl) -> Pipeline:
     "The DataLoader's normalisation (an empty pipeline when there is none)"
     return Pipeline([t for t in _batch_tfms(dl) if isinstance(t, Normalize)], split_idx=0)
@@ -275,7 +276,7 @@ def like_batch(synth:torch.Tensor, xb:torch.Tensor, normalize:Pipeline) -> torch
     if x.shape[1] != xb.shape[1]: x = x.expand(-1, xb.shape[1], -1, -1)
     return type(xb)(normalize(TensorImage(x)))
 
-# %% ../nbs/03_vae.ipynb #21ae0c3c
+# %% ../nbs/03_vae.ipynb #733eb914
 class VAECallback(Callback):
     "Train a conditional VAE on the training items before fitting, then add generated labelled items to every training batch"
     order, run_valid, name = 60, False, 'vae_callback'  # `learn.vae_callback`; its `vae` is the model
@@ -283,6 +284,7 @@ class VAECallback(Callback):
                  ratio:float=0.5, # Generated items per real item of a batch
                  vae_epochs:int=None, # Epochs of VAE training; default: about `vae_steps` optimizer steps
                  vae_steps:int=1000, # Optimizer steps of VAE training when `vae_epochs` is not given
+                 beta:float=1.0, # Weight of the KL term in VAE training: above 1, smoother and more varied samples
                  warmup_epochs:int=0, # Classifier epochs on real items only before generated ones are added
                  filter_conf:float=None, # Drop generated items whose label the classifier gives a probability below this
                  labels:str='balanced', # 'balanced' across classes, or 'batch': the labels of the batch's real items
@@ -293,19 +295,19 @@ class VAECallback(Callback):
         if labels not in ('balanced', 'batch'): raise ValueError(f"labels='{labels}': choose 'balanced' or 'batch'")
         store_attr(but='vae_kwargs'); self.vae_kwargs, self.n_added = vae_kwargs, 0
 
-# %% ../nbs/03_vae.ipynb #a6d0af56
+# %% ../nbs/03_vae.ipynb #abed3544
 @patch
 def before_fit(self:VAECallback):
     "Check the learner's data, and train a VAE on its training items unless one was given"
     if self.vae is None:
         x, y = training_items(self.dls)
         self.vae = ConvCVAE(self.dls.c, img_size=tuple(x.shape[-2:]), c_in=x.shape[1], vocab=self.dls.vocab, **self.vae_kwargs)
-        train_vae(self.vae, (x, y), epochs=self.vae_epochs, steps=self.vae_steps, device=self.dls.device, progress=False)
+        train_vae(self.vae, (x, y), epochs=self.vae_epochs, steps=self.vae_steps, beta=self.beta, device=self.dls.device, progress=False)
     if self.vae.n_classes != self.dls.c: raise ValueError(f"the VAE generates {self.vae.n_classes} classes but the learner's data has {self.dls.c}")
     self.vae.to(self.dls.device).eval()
     self.norm = _normalize(self.dls.train)
 
-# %% ../nbs/03_vae.ipynb #823f045b
+# %% ../nbs/03_vae.ipynb #4f722009
 @patch
 def _draw_labels(self:VAECallback, n:int, yb:torch.Tensor) -> torch.Tensor:
     "`n` labels: balanced across classes in random order, or drawn from the batch's own"
@@ -335,7 +337,7 @@ def before_batch(self:VAECallback):
     self.n_added += len(y)
     self.learn.xb, self.learn.yb = (torch.cat([xb, x]),), (TensorCategory(torch.cat([yb.as_subclass(torch.Tensor), y])),)
 
-# %% ../nbs/03_vae.ipynb #9687d04c
+# %% ../nbs/03_vae.ipynb #b1859b15
 def vae_explorer(vae:ConvCVAE, # A trained VAE
                  n_dims:int=4, # Latent dimensions with a slider (the others stay at 0)
                  scale:float=3.0 # Slider range: -scale to scale standard deviations

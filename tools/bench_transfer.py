@@ -20,7 +20,8 @@ AUGS = dict(none=None, small_aug={}, no_erase=dict(erase_p=0), flip_vert=dict(fl
             no_flip=dict(flip=False), erase_half=dict(erase_p=0.5))  # name: arguments of `small_aug`
 
 VAES = dict(none=None, vae=dict(ratio=0.5), vae_r1=dict(ratio=1.0), vae_filter=dict(ratio=0.5, filter_conf=0.5),
-            vae_batch=dict(ratio=0.5, labels='batch'), vae_t07=dict(ratio=0.5, temperature=0.7))  # name: arguments of `VAECallback`
+            vae_batch=dict(ratio=0.5, labels='batch'), vae_t07=dict(ratio=0.5, temperature=0.7), vae_beta4=dict(ratio=0.5, beta=4.),
+            vae_r1_beta4=dict(ratio=1.0, beta=4.))  # name: arguments of `VAECallback`
 
 def run_key(r): return (r['recipe'], r['shots'], r['seed'], r['size'], r['epochs'], r['lr'], r['bs'], r['label_smoothing'], r['drop_rate'], r['lr_mult'],
                         r.get('aug', 'none'), r.get('vae', 'none'))
