@@ -208,12 +208,15 @@ def _summary(records:list):
     return (g.mean() * 100).unstack()[order], (g.std() * 100).unstack()[order].fillna(0), g.count().unstack()[order]
 
 def results_table(records:list, bold:bool=False):
-    "Accuracy % per shot size (rows) and technique (columns): mean ± std over seeds; the best of each row in bold when `bold`"
-    mean, std, _ = _summary(records)
-    cell = lambda m, s, best: ('**{}**' if best else '{}').format(f"{m:.1f} ± {s:.1f}") if not math.isnan(m) else ''
+    "Accuracy % per shot size (rows) and technique (columns): mean ± std over seeds (the mean alone for one seed), the best of each row in bold when `bold`"
+    mean, std, count = _summary(records)
+    def cell(m, s, k, best):
+        if math.isnan(m): return ''
+        text = f"{m:.1f}" if k == 1 else f"{m:.1f} ± {s:.1f}"  # one seed: no spread to show
+        return f"**{text}**" if best else text
     table = mean.copy().astype(object)
     for n in mean.index:
-        for t in mean.columns: table.loc[n, t] = cell(mean.loc[n, t], std.loc[n, t], bold and mean.loc[n, t] == mean.loc[n].max())
+        for t in mean.columns: table.loc[n, t] = cell(mean.loc[n, t], std.loc[n, t], count.loc[n, t], bold and mean.loc[n, t] == mean.loc[n].max())
     table.index = [f'{n}/class' for n in table.index]
     return table
 
