@@ -19,7 +19,7 @@ import torch
 from fastcore.all import *
 from .data import *  # first: it quiets a warning of fastai's import
 from fastai.data.transforms import Normalize
-from fastai.torch_core import TensorImage, default_device, to_device
+from fastai.torch_core import TensorImage, default_device
 from fastai.vision.augment import RandTransform, aug_transforms
 from fasttransform import Pipeline
 
@@ -158,8 +158,7 @@ STRENGTHS = dict(max_rotate=(0, 180, 10.), max_zoom=(1, 3, 1.1), max_warp=(0, 0.
 # %% ../nbs/02_augment.ipynb #ce053dfe
 def _first_items(dls, n:int):
     "The first `n` training items of `dls` as one batch on its device, before batch transforms"
-    dl = dls.train
-    return to_device(dl.create_batch([dl.do_item(i) for i in range(min(n, len(dl.dataset)))]), dls.device)
+    return raw_batch(dls.train, range(min(n, len(dls.train.dataset))))
 
 def _display(tfms) -> list:
     "`tfms` without `Normalize`, so that images stay in [0, 1] for display"
@@ -250,8 +249,7 @@ def images_per_second(loader, device, runs:int=3) -> float:
 # %% ../nbs/02_augment.ipynb #3e204602
 def _bench_data(n:int):
     "The first `n` Fashion-MNIST training images (digits when it is missing), and the dataset's name"
-    try: data, name = fashion_mnist(), 'Fashion-MNIST'
-    except FileNotFoundError: data, name = digits(), 'digits'
+    data, name = default_data()
     n = min(n, len(data.x_train))
     return replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n]), name
 

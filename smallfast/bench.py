@@ -105,9 +105,7 @@ def run_epochs(technique:str, shots:int, epochs=None) -> int:
 # %% ../nbs/04_bench.ipynb #20b274c7
 def bench_data(path=None) -> tuple:
     "(SmallData, name) for the benchmark: Fashion-MNIST or digits by default, else the IDX or image folder at `path`"
-    if path is None:
-        try: return fashion_mnist(), 'Fashion-MNIST'
-        except FileNotFoundError: return digits(), 'digits (scikit-learn)'
+    if path is None: return default_data()
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"--data: {path} does not exist")
     if not path.is_dir(): raise NotADirectoryError(f"--data: {path} is a file: give a folder of IDX files or of class folders")

@@ -8,7 +8,8 @@ Docs: https://smallfast.github.io/smallfast/data.html.md"""
 __all__ = ['IDX_FILES', 'FASHION_CLASSES', 'FASHION_DEBIAN', 'FASHION_URL', 'SmallData', 'read_idx', 'missing_idx_files',
            'idx_folder', 'cache_dir', 'download_idx', 'fashion_mnist', 'digits', 'image_array', 'image_folder',
            'balanced_idxs', 'subsample', 'ImageAt', 'LabelAt', 'GreyToRGB', 'check_size', 'resize_images',
-           'ResizeBatch', 'small_dsets', 'IndexBatchDL', 'small_dls', 'small_cnn', 'print_row', 'demo']
+           'ResizeBatch', 'small_dsets', 'IndexBatchDL', 'small_dls', 'raw_batch', 'small_cnn', 'print_row',
+           'default_data', 'demo']
 
 # %% ../nbs/00_data.ipynb #fc90a1dd
 import gzip, os, shutil, struct, tempfile, urllib.request, warnings
@@ -24,7 +25,7 @@ from fastcore.all import *
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)  # raised by fastai's own import
 from fastai.data.core import Datasets, DataLoaders, TfmdDL
 from fastai.data.transforms import Categorize, IntToFloatTensor
-from fastai.torch_core import TensorCategory, TensorImage, TensorImageBW, default_device
+from fastai.torch_core import TensorCategory, TensorImage, TensorImageBW, default_device, to_device
 from fasttransform import Transform
 import fastai.vision.data # registers `show_batch` for image batches
 
@@ -416,6 +417,11 @@ def small_dls(data:SmallData, # The dataset: its train split trains, its test sp
     kwargs = merge(dict(dl_type=IndexBatchDL, num_workers=0), kwargs)  # in memory already: worker processes would only add copies
     return small_dsets(data).dataloaders(bs=min(bs, len(data.x_train)), val_bs=val_bs, after_batch=tfms, device=device, **kwargs)
 
+# %% ../nbs/00_data.ipynb #438ccba3
+def raw_batch(dl, idxs) -> tuple:
+    "Items `idxs` of DataLoader `dl` collated into one batch on its device, before its batch transforms"
+    return to_device(dl.create_batch([dl.do_item(i) for i in idxs]), dl.device)
+
 # %% ../nbs/00_data.ipynb #73777ac5
 def small_cnn(n_classes:int, # Number of classes
               c_in:int=1, # Channels of the input images
@@ -433,6 +439,12 @@ def print_row(row:list):
     "Print one row of fastai's training log (names, then numbers per epoch) in aligned columns"
     print('  '.join(f'{v:>10.4f}' if isinstance(v, float) else f'{str(v):>10}' for v in row), flush=True)
 
+# %% ../nbs/00_data.ipynb #af998c42
+def default_data() -> tuple:
+    "(Fashion-MNIST, its name) when it is installed, else (scikit-learn's digits, a name that says so)"
+    try: return fashion_mnist(), 'Fashion-MNIST'
+    except FileNotFoundError: return digits(), 'digits (Fashion-MNIST is not installed)'
+
 # %% ../nbs/00_data.ipynb #d5ef1514
 @call_parse
 def demo(n_per_class:int=10, # Training images per class
@@ -444,8 +456,7 @@ def demo(n_per_class:int=10, # Training images per class
     from fastai.metrics import accuracy
     from fastai.torch_core import set_seed
     import fastai.callback.schedule # adds `Learner.fit_one_cycle`
-    try: data, name = fashion_mnist(), 'Fashion-MNIST'
-    except FileNotFoundError: data, name = digits(), 'digits (Fashion-MNIST is not installed)'
+    data, name = default_data()
     data = subsample(data, n_per_class, seed)
     print(f"{name}: {data}")
     set_seed(seed)

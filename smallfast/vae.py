@@ -27,7 +27,7 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.data.transforms import Normalize
 from fastai.learner import Learner
-from fastai.torch_core import TensorCategory, TensorImage, default_device, to_device
+from fastai.torch_core import TensorCategory, TensorImage, default_device
 from fastai.vision.augment import RandTransform
 from fasttransform import Pipeline
 import fastai.callback.schedule  # adds `fit_one_cycle`
@@ -257,7 +257,7 @@ def training_items(dls, bs:int=512) -> tuple:
     dl, n, tfms = dls.train, len(dls.train.dataset), _item_tfms(dls.train)
     xs, ys = [], []
     for start in range(0, n, bs):
-        b = to_device(dl.create_batch([dl.do_item(i) for i in range(start, min(n, start + bs))]), dls.device)
+        b = raw_batch(dl, range(start, min(n, start + bs)))
         if len(b) != 2: raise TypeError(f"VAECallback needs batches of (images, labels), got {len(b)} parts")
         x, y = tfms(b[0]), b[1]
         check_images(x, 'VAECallback')
