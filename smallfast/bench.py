@@ -7,8 +7,8 @@ Docs: https://smallfast.github.io/smallfast/bench.html.md"""
 # %% auto #0
 __all__ = ['MODELS', 'DEFAULT_LR', 'TECHNIQUES', 'CLASSIC', 'QUICK_VAE_STEPS', 'default_epochs', 'fit_and_score', 'classic_score',
            'check_techniques', 'quick_epochs', 'run_epochs', 'bench_data', 'shots_that_fit', 'read_results',
-           'write_results', 'progress_line', 'run_bench', 'results_table', 'markdown_table', 'plot_curves',
-           'write_report', 'bench']
+           'write_results', 'progress_line', 'run_bench', 'results_table', 'gains_table', 'markdown_table',
+           'plot_curves', 'write_report', 'bench']
 
 # %% ../nbs/04_bench.ipynb #d71147be
 import json, math, os, platform, sys, tempfile, time
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from fastcore.all import *
 from .data import *  # first: it quiets a warning of fastai's import
-from .augment import small_aug
+from .augment import small_aug, _counts
 from .transfer import RECIPES, fit_recipe, recipe_learner, ValidateAtEnd
 from .vae import VAECallback
 from fastai.learner import Learner
@@ -205,18 +205,30 @@ def _summary(records:list):
     g = df.groupby(['shots', 'technique']).accuracy
     return (g.mean() * 100).unstack()[order], (g.std() * 100).unstack()[order].fillna(0), g.count().unstack()[order]
 
-def results_table(records:list, bold:bool=False):
-    "Accuracy % per shot size (rows) and technique (columns): mean ± std over seeds (the mean alone for one seed), the best of each row in bold when `bold`"
+def results_table(records:list, bold:bool=False, signed:bool=False):
+    "Accuracy % per shot size (rows) and technique (columns): mean ± std over seeds (the mean alone for one seed), the best of each row in bold when `bold`, a sign on every mean when `signed`"
     mean, std, count = _summary(records)
     def cell(m, s, k, best):
         if math.isnan(m): return ''
-        text = f"{m:.1f}" if k == 1 else f"{m:.1f} ± {s:.1f}"  # one seed: no spread to show
+        mean_text = f"{round(m, 1) + 0:+.1f}" if signed else f"{m:.1f}"  # + 0: no "-0.0"
+        text = mean_text if k == 1 else f"{mean_text} ± {s:.1f}"  # one seed: no spread to show
         return f"**{text}**" if best else text
     table = mean.copy().astype(object)
     for n in mean.index:
         for t in mean.columns: table.loc[n, t] = cell(mean.loc[n, t], std.loc[n, t], count.loc[n, t], bold and mean.loc[n, t] == mean.loc[n].max())
     table.index = [f'{n}/class' for n in table.index]
     return table
+
+# %% ../nbs/04_bench.ipynb #4ec0bf41
+def gains_table(records:list, reference:str='baseline', bold:bool=False):
+    "Points of accuracy each technique gains over `reference`, run by run on the same subset and seed: mean ± std over seeds"
+    import pandas as pd
+    df = pd.DataFrame(records)
+    order = list(dict.fromkeys(df.technique))
+    if reference not in order: raise ValueError(f"reference '{reference}' was not run: choose from {', '.join(order)}")
+    acc = df.pivot_table(index=['shots', 'seed'], columns='technique', values='accuracy')
+    diff = acc[order].sub(acc[reference], axis=0).drop(columns=reference)
+    return results_table(diff.stack().rename('accuracy').reset_index().to_dict('records'), bold, signed=True)
 
 # %% ../nbs/04_bench.ipynb #2f15f9e0
 def markdown_table(df) -> str:
@@ -239,25 +251,21 @@ def plot_curves(records:list, title:str='', fn=None):
     return fig
 
 # %% ../nbs/04_bench.ipynb #b85e2e99
-def write_report(records:list, out, title:str='') -> str:
-    "Write `results.md` (the table, best per row in bold) and `curves.png` into `out`; returns the markdown"
+def write_report(records:list, out, title:str='', reference:str='baseline') -> str:
+    "Write `results.md` (the table, best per row in bold, and the gains over `reference` when it ran) and `curves.png` into `out`; returns the markdown"
     import matplotlib.pyplot as plt
     out, seeds = Path(out), len({r['seed'] for r in records})
     md = (f"# {title}\n\n" if title else '') + f"Test accuracy %, mean ± std over {seeds} seed(s); best per row in bold.\n\n"
     md += markdown_table(results_table(records, bold=True)) + '\n'
+    if reference in {r['technique'] for r in records} and len({r['technique'] for r in records}) > 1:
+        md += f"\nPoints gained over {reference}, run by run on the same subsets and seeds (mean ± std over seeds):\n\n"
+        md += markdown_table(gains_table(records, reference, bold=True)) + '\n'
     (out/'results.md').write_text(md)
     plt.close(plot_curves(records, title, out/'curves.png'))
     return md
 
 # %% ../nbs/04_bench.ipynb #3e2da740
 QUICK_VAE_STEPS = 250  # --quick: VAE training steps
-
-def _positive_ints(text, name:str) -> list:
-    "Comma-separated positive integers, or a clear error naming `name`"
-    try: vals = [int(v) for v in str(text).split(',')]
-    except ValueError: vals = [0]
-    if not vals or min(vals) < 1: raise ValueError(f"--{name} must be positive integers separated by commas, got '{text}'")
-    return vals
 
 def _writable_folder(out) -> Path:
     "`out`, created if needed; a clear error when it is a file or cannot be written"
@@ -285,7 +293,7 @@ def bench(data:str=None, # Image folder or folder of IDX files; default: Fashion
     "Benchmark transfer learning, augmentation and a VAE against a plain classifier and classic baselines on a small dataset"
     try:
         if quick: shots, seeds = '10,50', '1'
-        shot_list, seed_list, names = _positive_ints(shots, 'shots'), _positive_ints(seeds, 'seeds'), check_techniques(techniques)
+        shot_list, seed_list, names = _counts(shots, '--shots'), _counts(seeds, '--seeds'), check_techniques(techniques)
         if len(seed_list) != 1: raise ValueError(f"--seeds is the number of seeds, one positive integer, got '{seeds}'")
         n_seeds = seed_list[0]
         out = _writable_folder(out)

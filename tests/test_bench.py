@@ -21,9 +21,9 @@ def image_classes(root, counts:dict, size=8):
 
 @pytest.mark.parametrize('args, message', [
     (['--techniques', 'baseline,mixup'], "unknown technique(s) ['mixup']"),
-    (['--shots', '10,0'], "--shots must be positive integers separated by commas, got '10,0'"),
-    (['--shots', 'ten'], "--shots must be positive integers"),
-    (['--seeds', '-1'], "--seeds must be positive integers"),
+    (['--shots', '10,0'], '--shots=0 is out of range: it must be >= 1'),
+    (['--shots', 'ten'], "--shots='ten' must be comma-separated whole numbers"),
+    (['--seeds', '-1'], '--seeds=-1 is out of range'),
     (['--seeds', '1,2'], "--seeds is the number of seeds"),
     (['--data', '/nonexistent/folder'], '--data: /nonexistent/folder does not exist')])
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):

@@ -96,10 +96,15 @@ def to_page(nb, page_names) -> tuple:
 def toctree(caption, pages) -> str:
     return f"```{{toctree}}\n:caption: {caption}\n:maxdepth: 1\n\n" + '\n'.join(pages) + "\n```" if pages else ''
 
+def in_folder(page:tuple, folder:Path) -> tuple:
+    "A page of a notebook in a subfolder of `nbs` (a tutorial) keeps its folder: `tutorials/playbook.ipynb` -> `tutorials/playbook.html`"
+    name, nb = page
+    return (folder/name).as_posix(), nb
+
 def build(nbs:Path=NBS, site:Path=SITE, out:Path=OUT):
     import nbformat
     shutil.rmtree(site, ignore_errors=True); site.mkdir(parents=True)
-    pages = [to_page(process(p), None) + (p,) for p in reading_order(nbs)]
+    pages = [in_folder(to_page(process(p), None), p.parent.relative_to(nbs)) + (p,) for p in reading_order(nbs)]
     for name, page, src in pages:
         if name == 'index':
             tuts = [n for n, _, s in pages if s.parent.name == 'tutorials']

@@ -1,7 +1,7 @@
 """Write README.md from nbs/index.ipynb (nbdev-readme needs Quarto, which this project's machines cannot install).
-Markdown cells are copied, shown code cells fenced, their text outputs fenced below them; `#| hide` cells are left out.
+Markdown cells are copied, shown code cells fenced, their text outputs fenced below them (markdown outputs as they are); `#| hide` cells are left out, `#| echo: false` cells show their output alone.
 `--check` fails instead of writing when README.md is out of step with the notebook."""
-import json, sys
+import json, re, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -16,11 +16,17 @@ def text_outputs(cell):
         elif 'text/markdown' in o.get('data', {}): yield None, ''.join(o['data']['text/markdown'])
         elif 'text/plain' in o.get('data', {}) and 'image/png' not in o['data']: yield ''.join(o['data']['text/plain'])
 
+NB_LINK = re.compile(r'\]\((?![a-z]+:|#|/)([^)\s]+\.ipynb)\)')
+
+def repo_links(md:str) -> str:
+    "Links between notebooks, relative to nbs/, made relative to the repository root where README.md lives"
+    return NB_LINK.sub(r'](nbs/\1)', md)
+
 def cell_md(cell):
     src = ''.join(cell['source'])
-    if cell['cell_type'] == 'markdown': return [src.strip()]
+    if cell['cell_type'] == 'markdown': return [repo_links(src.strip())]
     if cell['cell_type'] != 'code' or {'hide', 'hide_input'} & directives(src) or not body(src): return []
-    parts = [f"```python\n{body(src)}\n```"]
+    parts = [] if '#| echo: false' in src else [f"```python\n{body(src)}\n```"]  # echo: false shows the output alone
     for out in text_outputs(cell):
         parts.append(out[1].strip() if isinstance(out, tuple) else f"```\n{out.rstrip()}\n```")
     return parts
