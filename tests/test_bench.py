@@ -84,7 +84,7 @@ def test_full_command_writes_table_plot_and_resumes(tmp_path):
 
 def test_ctrl_c_keeps_finished_runs(tmp_path):
     data = image_classes(tmp_path/'imgs', {'ants': 30, 'bees': 30})
-    args = ['--data', data, '--shots', '20', '--seeds', '500', '--techniques', 'baseline', '--epochs', '2', '--device', 'cpu', '--out', tmp_path/'out']  # far more runs than finish before the signal
+    args = ['--data', data, '--shots', '20', '--seeds', '500', '--techniques', 'baseline', '--epochs', '10', '--device', 'cpu', '--out', tmp_path/'out']  # minutes of runs: far more than finish before the signal
     p = subprocess.Popen([BENCH, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     results = tmp_path/'out'/'results.json'
     deadline = time.time() + 300
