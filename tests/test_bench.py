@@ -85,7 +85,9 @@ def test_full_command_writes_table_plot_and_resumes(tmp_path):
 def test_ctrl_c_keeps_finished_runs(tmp_path):
     data = image_classes(tmp_path/'imgs', {'ants': 30, 'bees': 30})
     args = ['--data', data, '--shots', '20', '--seeds', '500', '--techniques', 'baseline', '--epochs', '10', '--device', 'cpu', '--out', tmp_path/'out']  # minutes of runs: far more than finish before the signal
-    p = subprocess.Popen([BENCH, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a shell without job control starts background jobs with SIGINT ignored, and the child inherits that: restore Ctrl-C's default, as in a terminal
+    p = subprocess.Popen([BENCH, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     results = tmp_path/'out'/'results.json'
     deadline = time.time() + 300
     while time.time() < deadline and not (results.exists() and len(json.loads(results.read_text())) >= 2): time.sleep(0.2)
