@@ -7,8 +7,8 @@ Docs: https://smallfast.github.io/smallfast/bench.html.md"""
 # %% auto #0
 __all__ = ['MODELS', 'DEFAULT_LR', 'TECHNIQUES', 'CLASSIC', 'QUICK_VAE_STEPS', 'default_epochs', 'fit_and_score', 'classic_score',
            'check_techniques', 'quick_epochs', 'run_epochs', 'bench_data', 'shots_that_fit', 'read_results',
-           'write_results', 'progress_line', 'run_bench', 'results_table', 'gains_table', 'markdown_table',
-           'plot_curves', 'write_report', 'bench']
+           'write_results', 'progress_line', 'technique_kwargs', 'run_bench', 'results_table', 'gains_table',
+           'markdown_table', 'plot_curves', 'write_report', 'bench']
 
 # %% ../nbs/04_bench.ipynb #d71147be
 import json, math, os, platform, sys, tempfile, time
@@ -127,7 +127,7 @@ def _versions() -> dict:
     import fastai, timm
     return dict(torch=torch.__version__, fastai=fastai.__version__, timm=timm.__version__, python=platform.python_version(), threads=torch.get_num_threads())
 
-def _key(r:dict) -> tuple: return (r['technique'], r['shots'], r['seed'], r['epochs'], r['size'], r['test_n'], r['data'], r.get('vae_steps'))
+def _key(r:dict) -> tuple: return (r['technique'], r['shots'], r['seed'], r['epochs'], r['size'], r['test_n'], r['data'], r.get('vae_steps'), r.get('flip', True))
 
 def read_results(fn) -> list:
     "The records in a `results.json`, or [] when there is none yet"
@@ -153,12 +153,21 @@ def progress_line(done:int, total:int, current:str, elapsed:float, per_run:float
     return f"[{bar:<{width}}] {done}/{total} runs | {current} | elapsed {_clock(elapsed)} | about {left} left"
 
 # %% ../nbs/04_bench.ipynb #88936e23
-def _one_run(data, technique, shots, seed, epochs:int, size, device, vae_steps=None) -> float:
+def technique_kwargs(technique:str, # One of `TECHNIQUES`
+                     vae_steps:int=None, # VAE training steps; default `VAECallback`'s
+                     flip:bool=True # Random horizontal flips when the technique augments
+                    ) -> dict:
+    "Keyword arguments of `fit_and_score` for `technique`, with the run's VAE steps and flips"
+    kw = dict(TECHNIQUES[check_techniques([technique])[0]])
+    if vae_steps and 'vae' in kw: kw['vae'] = dict(kw['vae'], vae_steps=vae_steps)
+    if not flip and 'aug' in kw: kw['aug'] = dict(kw['aug'], flip=False)
+    return kw
+
+def _one_run(data, technique, shots, seed, epochs:int, size, device, vae_steps=None, flip:bool=True) -> float:
     "Accuracy of one technique on the subset of `shots` per class drawn with `seed`"
     sub = subsample(data, shots, seed)
     if technique in CLASSIC: return classic_score(sub, technique)
-    kw = dict(TECHNIQUES[technique])
-    if vae_steps and 'vae' in kw: kw['vae'] = dict(kw['vae'], vae_steps=vae_steps)
+    kw = technique_kwargs(technique, vae_steps, flip)
     set_seed(seed)
     return fit_and_score(sub, epochs=epochs, size=size, device=device, **kw)
 
@@ -174,14 +183,16 @@ def run_bench(data:SmallData, # The dataset: subsets of its training split train
               data_name:str='data', # Recorded with each run
               device=None, # Default: the GPU when there is one
               log=print, # Where progress lines go
-              vae_steps:int=None # VAE training steps; default `VAECallback`'s
+              vae_steps:int=None, # VAE training steps; default `VAECallback`'s
+              flip:bool=True # Random horizontal flips in the augmenting techniques; False for images in one orientation
              ) -> list:
     "Run every technique on every shot size and seed, resumably; returns the grid's records (all kept in `out/results.json`)"
     techniques, out = check_techniques(techniques), Path(out)
     if test_n: data = replace(data, x_test=data.x_test[:test_n], y_test=data.y_test[:test_n])
     records = read_results(out/'results.json')
     done = {_key(r) for r in records}
-    grid = [dict(technique=t, shots=n, seed=s, epochs=run_epochs(t, n, epochs), size=size, test_n=len(data.x_test), data=data_name, vae_steps=vae_steps)
+    grid = [dict(technique=t, shots=n, seed=s, epochs=run_epochs(t, n, epochs), size=size, test_n=len(data.x_test), data=data_name, vae_steps=vae_steps,
+                 flip=flip or 'aug' not in TECHNIQUES.get(t, {}))  # flips change only the augmenting techniques' runs
             for n in shots for s in range(seeds) for t in techniques]
     todo, start, finished = [g for g in grid if _key(g) not in done], time.perf_counter(), 0
     if len(todo) < len(grid): log(f"{len(grid) - len(todo)} of {len(grid)} runs already in {out/'results.json'}: skipped")
@@ -189,7 +200,7 @@ def run_bench(data:SmallData, # The dataset: subsets of its training split train
         elapsed = time.perf_counter() - start
         log(progress_line(len(grid) - len(todo) + finished, len(grid), f"now: {g['technique']} {g['shots']}/class seed {g['seed']}", elapsed, elapsed / finished if finished else None))
         t = time.perf_counter()
-        acc = _one_run(data, g['technique'], g['shots'], g['seed'], g['epochs'], size, device, vae_steps)
+        acc = _one_run(data, g['technique'], g['shots'], g['seed'], g['epochs'], size, device, vae_steps, flip)
         records.append(dict(g, accuracy=acc, seconds=round(time.perf_counter() - t, 1), device=str(ifnone(device, 'default')), **_versions()))
         write_results(records, out/'results.json'); finished += 1
     log(progress_line(len(grid), len(grid), 'done', time.perf_counter() - start, 0))
@@ -288,7 +299,8 @@ def bench(data:str=None, # Image folder or folder of IDX files; default: Fashion
           out:str='smallfast-bench', # Output folder
           quick:store_true=False, # The demo: shots 10,50, 1 seed, few epochs, 48 px, 2,000 test images (overrides those options)
           test_n:int=None, # Score on the first test_n test images; default all
-          device:str=None # 'cpu' or 'cuda'; default: the GPU when there is one
+          device:str=None, # 'cpu' or 'cuda'; default: the GPU when there is one
+          no_flip:store_true=False # No random horizontal flips in augmentation: for images in one orientation (text, digits, shoes facing one way)
          ):
     "Benchmark transfer learning, augmentation and a VAE against a plain classifier and classic baselines on a small dataset"
     try:
@@ -306,7 +318,7 @@ def bench(data:str=None, # Image folder or folder of IDX files; default: Fashion
     log = lambda line: print(line, flush=True)
     vae_steps = None
     if quick: epochs, size, test_n, vae_steps = quick_epochs, 48, 2000, QUICK_VAE_STEPS
-    try: records = run_bench(ds, out, names, shot_list, n_seeds, epochs, size, test_n, name, device, log, vae_steps)
+    try: records = run_bench(ds, out, names, shot_list, n_seeds, epochs, size, test_n, name, device, log, vae_steps, not no_flip)
     except KeyboardInterrupt:
         print(f"\ninterrupted: every finished run is saved in {out/'results.json'}; run the same command again to continue", file=sys.stderr); sys.exit(130)
     md = write_report(records, out, f"smallfast-bench on {name}")

@@ -96,3 +96,12 @@ def test_ctrl_c_keeps_finished_runs(tmp_path):
     assert p.returncode == 130 and 'every finished run is saved' in err, (p.returncode, err, out[-500:])
     recs = json.loads(results.read_text())
     assert 2 <= len(recs) < 500 and not list((tmp_path/'out').glob('*.part'))
+
+def test_no_flip_reruns_only_the_augmenting_techniques(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
+    args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', 'baseline,augment', '--epochs', '1', '--device', 'cpu', '--out', tmp_path/'out']
+    assert bench(*args).returncode == 0
+    r = bench(*args, '--no-flip')
+    assert r.returncode == 0 and '1 of 2 runs already in' in r.stdout, r.stdout + r.stderr
+    recs = json.loads((tmp_path/'out'/'results.json').read_text())
+    assert [(x['technique'], x['flip']) for x in recs] == [('baseline', True), ('augment', True), ('augment', False)]
