@@ -200,7 +200,7 @@ def run_bench(data:SmallData, # The dataset: subsets of its training split train
         elapsed = time.perf_counter() - start
         log(progress_line(len(grid) - len(todo) + finished, len(grid), f"now: {g['technique']} {g['shots']}/class seed {g['seed']}", elapsed, elapsed / finished if finished else None))
         t = time.perf_counter()
-        acc = _one_run(data, g['technique'], g['shots'], g['seed'], g['epochs'], size, device, vae_steps, flip)
+        acc = _one_run(data, g['technique'], g['shots'], g['seed'], g['epochs'], size, device, vae_steps, g['flip'])
         records.append(dict(g, accuracy=acc, seconds=round(time.perf_counter() - t, 1), device=str(ifnone(device, 'default')), **_versions()))
         write_results(records, out/'results.json'); finished += 1
     log(progress_line(len(grid), len(grid), 'done', time.perf_counter() - start, 0))
