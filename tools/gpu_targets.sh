@@ -17,19 +17,19 @@ export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
 $PY -c "import torch, timm, fastai, fastcore; print('torch', torch.__version__, 'timm', timm.__version__, 'fastai', fastai.__version__, 'fastcore', fastcore.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())" 2>&1 | tee -a $OUT/log.txt
 log "pytest: the CUDA test"
 $PY -m pytest -q -p no:cacheprovider tests/test_augment.py -k gpu 2>&1 | tail -3 | tee -a $OUT/log.txt
-if [ -z "$TINY" ]; then
+if [ -z "$TINY" ] && [ -z "${NO_AUGBENCH:-}" ]; then
   log "augbench on $DEV (nothing else running)"
   $PY -m smallfast.augment --sizes 64,224 --channels 1,3 --n 2048 --device $DEV --workers 2 --out $OUT/augbench_gpu.jsonl 2>&1 | tee -a $OUT/log.txt
   $PY -m smallfast.augment --sizes 224 --channels 3 --n 2048 --device $DEV --workers 16 --out $OUT/augbench_gpu.jsonl 2>&1 | tee -a $OUT/log.txt
-  EXTRA=""
-else EXTRA="--epochs 2 --test-n 200"; fi
-# name technique shots size, in order of priority (the targets first)
-JOBS="all-10-224:all:10:224 all-50-224:all:50:224 transfer-100-224:transfer:100:224 all-100-224:all:100:224
-      transfer-50-224:transfer:50:224 all-10-128:all:10:128 transfer-10-224:transfer:10:224 classic:svm,logreg:10,50,100:224"
+fi
+EXTRA=""; [ -n "$TINY" ] && EXTRA="--epochs 2 --test-n 200"
+# name:technique:shots:size[:epochs], in order of priority (the targets first); $JOBS replaces the list
+JOBS=${JOBS:-"all-10-224:all:10:224 all-50-224:all:50:224 transfer-100-224:transfer:100:224 all-100-224:all:100:224
+      transfer-50-224:transfer:50:224 all-10-128:all:10:128 transfer-10-224:transfer:10:224 classic:svm,logreg:10,50,100:224"}
 [ -n "$TINY" ] && JOBS="all-10-224:all:10:64 classic:svm,logreg:10:64"
 for j in $JOBS; do
-  IFS=: read name tech shots size <<<"$j"
-  $PY -m smallfast.bench --techniques $tech --shots $shots --seeds ${SEEDS:-3} --size $size --device $DEV --out $W/bench-$name $EXTRA >$W/log-$name.txt 2>&1 &
+  IFS=: read name tech shots size ep <<<"$j"
+  $PY -m smallfast.bench --techniques $tech --shots $shots --seeds ${SEEDS:-3} --size $size --device $DEV --out $W/bench-$name $EXTRA ${ep:+--epochs $ep} >$W/log-$name.txt 2>&1 &
   log "started $name (pid $!)"
 done
 snapshot() { tar czf $OUT/bench.tgz.part -C $W . && mv $OUT/bench.tgz.part $OUT/bench.tgz; }
