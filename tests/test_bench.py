@@ -21,6 +21,7 @@ def image_classes(root, counts:dict, size=8):
 
 @pytest.mark.parametrize('args, message', [
     (['--techniques', 'baseline,mixup'], "unknown technique(s) ['mixup']"),
+    (['--techniques', 'transfer+tta'], "unknown technique(s) ['transfer+tta']"),  # test-time augmentation needs a technique that augments
     (['--shots', '10,0'], '--shots=0 is out of range: it must be >= 1'),
     (['--shots', 'ten'], "--shots='ten' must be comma-separated whole numbers"),
     (['--seeds', '-1'], '--seeds=-1 is out of range'),
@@ -105,3 +106,13 @@ def test_no_flip_reruns_only_the_augmenting_techniques(tmp_path):
     assert r.returncode == 0 and '1 of 2 runs already in' in r.stdout, r.stdout + r.stderr
     recs = json.loads((tmp_path/'out'/'results.json').read_text())
     assert [(x['technique'], x['flip']) for x in recs] == [('baseline', True), ('augment', True), ('augment', False)]
+
+def test_tta_technique_joins_a_finished_grid(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
+    args = ['--data', data, '--shots', '2', '--seeds', '1', '--epochs', '1', '--device', 'cpu', '--out', tmp_path/'out']
+    assert bench(*args, '--techniques', 'baseline,augment').returncode == 0
+    r = bench(*args, '--techniques', 'baseline,augment,augment+tta')
+    assert r.returncode == 0 and '2 of 3 runs already in' in r.stdout, r.stdout + r.stderr
+    recs = json.loads((tmp_path/'out'/'results.json').read_text())
+    assert [x['technique'] for x in recs] == ['baseline', 'augment', 'augment+tta'] and recs[2]['epochs'] == recs[1]['epochs']
+    assert 0 <= recs[2]['accuracy'] <= 1 and '| augment+tta |' in (tmp_path/'out'/'results.md').read_text()
