@@ -1,5 +1,5 @@
 #!/bin/bash
-# One device call (session of 2026-11-28): the CUDA test, GPU augmentation throughput, and issue 6's targets at
+# The one device call of a session with a GPU (first run 2026-11-28): the CUDA test, GPU augmentation throughput, and issue 6's targets at
 # 224 px (EfficientNet-Lite0's native size) on the GPU, several `smallfast-bench` processes sharing it.
 #   OUT=folder bash tools/gpu_targets.sh         (on the device; wheels in .whl/, Fashion-MNIST in .gpu/cache/)
 #   OUT=folder DEV=cpu TINY=1 PY=.venv/bin/python bash tools/gpu_targets.sh   (a dry run of the script itself)
