@@ -98,8 +98,9 @@ TTA = '+tta'  # appended to an augmenting technique's name: the same technique, 
 
 def _settings(technique:str) -> dict:
     "`fit_and_score` arguments of a known technique name, '+tta' ones included; {} for a classic method"
+    if technique in CLASSIC: return {}
     base = technique.removesuffix(TTA)
-    return {} if technique in CLASSIC else dict(TECHNIQUES[base], **({'tta': True} if base != technique else {}))
+    return dict(TECHNIQUES[base], tta=True) if base != technique else dict(TECHNIQUES[base])
 
 def check_techniques(names) -> list:
     "Technique names from a list or a comma-separated string; a clear error for an unknown one"
