@@ -1,0 +1,112 @@
+"""Choose recipes on a validation split, report them on the test set (issue 6's targets, first run 2026-11-28 on a GPU).
+
+Every run trains one configuration on the bench's own subset (`subsample(data, shots, seed)`, seeds 0-2) and scores it
+twice: on a validation split of 200 training images per class that no bench subset of seeds 0-4 contains, and on the
+full test set; configurations that augment are also scored with test-time augmentation. The choice of a configuration
+is made on the validation scores only; the test scores of the chosen one are what gets reported.
+
+    python tools/gpu_search.py --out search.jsonl --workers 12 --deadline 480 [--device cuda] [--tiny]
+
+Each finished run is appended to `--out` at once; runs already there are skipped, so a rerun continues.
+"""
+import argparse, json, multiprocessing as mp, os, sys, time
+from pathlib import Path
+
+VAL_PER_CLASS, VAL_SEED, BENCH_SEEDS = 200, 12345, 5
+AUG, VAE = dict(aug={}), dict(aug={}, vae={})
+# name -> fit settings; 'model' is always 'discriminative' (transfer learning with discriminative learning rates)
+CONFIGS = {'transfer': {}, 'transfer lr=1e-2': dict(lr=1e-2), 'transfer lr_mult=10': dict(lr_mult=10),
+           'transfer+augment': AUG, 'transfer+augment lr=1e-2': dict(AUG, lr=1e-2), 'all': VAE, 'all lr=1e-2': dict(VAE, lr=1e-2),
+           'transfer lr=2.5e-3': dict(lr=2.5e-3), 'transfer bs=16': dict(bs=16)}
+# (config, shots, size), in order of priority: a deadline cuts the last ones
+PLAN = [(c, s, 224) for c in ('transfer', 'transfer+augment', 'all', 'transfer lr=1e-2', 'transfer+augment lr=1e-2', 'transfer lr_mult=10') for s in (100, 50)]
+PLAN[6:6] = [(c, 10, 160) for c in ('all', 'transfer+augment', 'all lr=1e-2', 'transfer+augment lr=1e-2')]
+PLAN += [(c, 10, 224) for c in ('transfer', 'transfer lr=1e-2', 'transfer lr_mult=10')]
+PLAN += [(c, s, 224) for c in ('transfer lr=2.5e-3', 'transfer bs=16') for s in (100, 50)]
+
+
+def split_data(data):
+    "(data without the validation images, validation images and labels): 200 per class, outside every bench subset of seeds 0-4"
+    import numpy as np
+    from smallfast.data import balanced_idxs
+    used = np.concatenate([balanced_idxs(data.y_train, data.vocab, 100, s) for s in range(BENCH_SEEDS)])
+    free = np.setdiff1d(np.arange(len(data.y_train)), used)
+    rng = np.random.default_rng(VAL_SEED)
+    val = np.concatenate([rng.permutation(free[data.y_train[free] == i])[:VAL_PER_CLASS] for i in range(len(data.vocab))])
+    return data.x_train[val], data.y_train[val]
+
+
+def one_run(args):
+    "Train `config` on the bench subset (`shots`, `seed`) at `size`; accuracies on the validation split and the test set"
+    config, shots, size, seed, device, tiny = args
+    import numpy as np, torch
+    from dataclasses import replace
+    from fastai.losses import CrossEntropyLossFlat
+    from fastai.torch_core import set_seed
+    from smallfast import bench
+    from smallfast.data import subsample
+    from smallfast.transfer import fit_recipe, ValidateAtEnd
+    from smallfast.vae import VAECallback
+    data, (xv, yv) = DATA
+    n_test = 300 if tiny else len(data.y_test)
+    sub = subsample(data, shots, seed)
+    sub = replace(sub, x_test=np.concatenate([xv, data.x_test[:n_test]]), y_test=np.concatenate([yv, data.y_test[:n_test]]))
+    kw = dict(CONFIGS[config]); aug, vae = kw.pop('aug', None), kw.pop('vae', None)
+    epochs = 2 if tiny else bench.default_epochs('discriminative', shots, aug is not None)
+    if tiny: size = 32  # a dry run of the script on a CPU
+    bs, lr, lr_mult = kw.get('bs', 16 if shots * 10 <= 200 else 32), kw.get('lr', bench.DEFAULT_LR['discriminative']), kw.get('lr_mult', 3)
+    set_seed(seed); t0 = time.time()
+    tfms = None if aug is None else bench.small_aug(size, **aug)
+    cbs = [ValidateAtEnd()] + ([] if vae is None else [VAECallback(**vae)])
+    learn = bench._learner(sub, 'discriminative', tfms, cbs, size, bs, CrossEntropyLossFlat(label_smoothing=0.1), 0.2, device)
+    with learn.no_bar(), learn.no_logging():
+        fit_recipe(learn, 'discriminative', epochs, lr=lr, lr_mult=lr_mult)
+        with learn.removed_cbs([cb for cb in learn.cbs if isinstance(cb, (ValidateAtEnd, VAECallback))]):
+            scores = {'': learn.get_preds()}
+            if aug is not None: scores['_tta'] = learn.tta(n=4)
+    nv, rec = len(yv), dict(config=config, shots=shots, size=size, seed=seed, epochs=epochs, lr=lr, lr_mult=lr_mult, bs=bs)
+    for suffix, (preds, targs) in scores.items():
+        right = (preds.argmax(-1) == targs).float()
+        rec['val' + suffix], rec['test' + suffix] = float(right[:nv].mean()), float(right[nv:].mean())
+    rec.update(seconds=round(time.time() - t0, 1), device=str(device), torch=torch.__version__)
+    return rec
+
+
+def safe_run(args):
+    "`one_run`, its error reported instead of raised (a run out of GPU memory costs that run only); frees the GPU's cache after"
+    import torch
+    try: return one_run(args)
+    except Exception as e: return dict(config=args[0], shots=args[1], seed=args[3], error=f"{type(e).__name__}: {str(e)[:200]}")
+    finally: torch.cuda.empty_cache()
+
+
+def init(tiny):
+    "Each worker process loads Fashion-MNIST and the validation split once"
+    global DATA
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    import torch; torch.set_num_threads(1)
+    from smallfast.data import fashion_mnist
+    data = fashion_mnist()
+    DATA = data, split_data(data)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--out', default='search.jsonl'); p.add_argument('--workers', type=int, default=12)
+    p.add_argument('--deadline', type=float, default=480); p.add_argument('--device', default='cuda')
+    p.add_argument('--seeds', type=int, default=3); p.add_argument('--tiny', action='store_true')
+    a = p.parse_args(); t0 = time.time(); out = Path(a.out)
+    done = {(r['config'], r['shots'], r['size'], r['seed']) for r in map(json.loads, out.read_text().splitlines())} if out.exists() else set()
+    plan = PLAN[:3] if a.tiny else PLAN
+    todo = [(c, s, z, seed, a.device, a.tiny) for c, s, z in plan for seed in range(a.seeds) if (c, s, z, seed) not in done]
+    print(f"{len(todo)} runs on {a.workers} workers ({len(done)} done already)", flush=True)
+    with mp.get_context('spawn').Pool(a.workers, initializer=init, initargs=(a.tiny,)) as pool:
+        for rec in pool.imap_unordered(safe_run, todo):
+            if 'error' in rec: print(f"[{time.time() - t0:.0f}s] failed: {rec}", flush=True); continue
+            with out.open('a') as f: f.write(json.dumps(rec) + '\n')
+            print(f"[{time.time() - t0:.0f}s] {rec['config']} @{rec['shots']} {rec['size']}px seed {rec['seed']}: "
+                  f"val {rec['val']:.4f} test {rec['test']:.4f} tta {rec.get('test_tta', float('nan')):.4f} ({rec['seconds']} s)", flush=True)
+            if time.time() - t0 > a.deadline: print("deadline: stopping; finished runs are kept", flush=True); pool.terminate(); break
+
+
+if __name__ == '__main__': main()
