@@ -26,7 +26,9 @@ def image_classes(root, counts:dict, size=8):
     (['--shots', 'ten'], "--shots='ten' must be comma-separated whole numbers"),
     (['--seeds', '-1'], '--seeds=-1 is out of range'),
     (['--seeds', '1,2'], "--seeds is the number of seeds"),
-    (['--data', '/nonexistent/folder'], '--data: /nonexistent/folder does not exist')])
+    (['--data', '/nonexistent/folder'], '--data: /nonexistent/folder does not exist'),
+    (['--valid', '0'], '--valid is a number of images per class, a positive integer, got 0'),
+    (['--valid', '100000'], "--valid 100000: class '")])  # more than any class can spare, named with what it has
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
     r = bench(*args, '--out', tmp_path/'out')
     assert r.returncode == 2 and message in r.stderr, r.stderr
@@ -116,3 +118,13 @@ def test_tta_technique_joins_a_finished_grid(tmp_path):
     recs = json.loads((tmp_path/'out'/'results.json').read_text())
     assert [x['technique'] for x in recs] == ['baseline', 'augment', 'augment+tta'] and recs[2]['epochs'] == recs[1]['epochs']
     assert 0 <= recs[2]['accuracy'] <= 1 and '| augment+tta |' in (tmp_path/'out'/'results.md').read_text()
+
+def test_valid_scores_every_run_on_held_out_images(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 20, 'bees': 20})
+    args = ['--data', data, '--shots', '2', '--seeds', '2', '--techniques', 'baseline,logreg', '--epochs', '1', '--device', 'cpu', '--out', tmp_path/'out', '--valid', '3']
+    r = bench(*args)
+    assert r.returncode == 0, r.stderr
+    recs = json.loads((tmp_path/'out'/'results.json').read_text())
+    assert len(recs) == 4 and all(x['valid'] == 3 and 0 <= x['valid_accuracy'] <= 1 for x in recs)
+    assert 'Validation accuracy %, on 3 training images per class held out' in (tmp_path/'out'/'results.md').read_text()
+    assert '4 of 4 runs already in' in bench(*args).stdout  # resumes like any grid
