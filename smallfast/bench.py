@@ -75,10 +75,18 @@ def fit_and_score(data:SmallData, # Its training split trains, its test split sc
                   valid:tuple=None # (images, labels) held out from training, scored too: the result is then (test, validation) accuracy
                  ):
     "Train one classifier on `data`'s training split and return its accuracy on the test split (and on `valid`)"
-    if model not in MODELS: raise ValueError(f"unknown model '{model}': choose from {', '.join(MODELS)}")
     if tta and aug is None: raise ValueError("tta=True needs aug: test-time augmentation reuses the training augmentation")
-    n_test = len(data.y_test)
-    if valid is not None: data = replace(data, x_test=np.concatenate([data.x_test, valid[0]]), y_test=np.concatenate([data.y_test, valid[1]]))
+    learn = _trained(_with_valid(data, valid), model, aug, vae, epochs, size, bs, lr, lr_mult, label_smoothing, drop_rate, device)
+    return _scored(learn, len(data.y_test), tta, valid is not None)
+
+def _with_valid(data:SmallData, valid) -> SmallData:
+    "`data` with the held-out `valid` images appended to its test split, to be scored in the same pass"
+    if valid is None: return data
+    return replace(data, x_test=np.concatenate([data.x_test, valid[0]]), y_test=np.concatenate([data.y_test, valid[1]]))
+
+def _trained(data, model='cnn', aug=None, vae=None, epochs=30, size=64, bs=None, lr=None, lr_mult=3, label_smoothing=0.1, drop_rate=0.2, device=None) -> Learner:
+    "A classifier trained on `data`'s training split with `fit_and_score`'s arguments, validated once, at the end, on the test split"
+    if model not in MODELS: raise ValueError(f"unknown model '{model}': choose from {', '.join(MODELS)}")
     bs, lr = ifnone(bs, 16 if len(data.x_train) <= 200 else 32), ifnone(lr, DEFAULT_LR[model])
     tfms = None if aug is None else small_aug(None if model == 'cnn' else size, **aug)
     cbs = [ValidateAtEnd()] + ([] if vae is None else [VAECallback(**vae)])
@@ -86,9 +94,13 @@ def fit_and_score(data:SmallData, # Its training split trains, its test split sc
     with learn.no_bar(), learn.no_logging():
         if model == 'cnn': learn.fit_one_cycle(epochs, lr)
         else: fit_recipe(learn, model, epochs, lr=lr, lr_mult=lr_mult)
-        if valid is None: return tta_accuracy(learn) if tta else float(learn.recorder.values[-1][-1])
-        right = _right(learn, 4 if tta else 0)
-        return float(right[:n_test].mean()), float(right[n_test:].mean())
+    return learn
+
+def _scored(learn:Learner, n_test:int, tta:bool=False, has_valid:bool=False):
+    "Accuracy on the first `n_test` validation items (the test split), with or without TTA; (that, accuracy on the rest) when `has_valid`"
+    if not (tta or has_valid): return float(learn.recorder.values[-1][-1])  # the training's own last validation
+    with learn.no_bar(), learn.no_logging(): right = _right(learn, 4 if tta else 0)
+    return (float(right[:n_test].mean()), float(right[n_test:].mean())) if has_valid else float(right[:n_test].mean())
 
 # %% ../nbs/04_bench.ipynb #0fc10c98
 def classic_score(data:SmallData, # Its training split trains, its test split scores
@@ -214,13 +226,22 @@ def technique_kwargs(technique:str, # One of `TECHNIQUES`, or an augmenting one 
     if not flip and 'aug' in kw: kw['aug'] = dict(kw['aug'], flip=False)
     return kw
 
-def _one_run(data, technique, shots, seed, epochs:int, size, device, vae_steps=None, flip:bool=True, valid=None):
-    "Accuracy of one technique on the subset of `shots` per class drawn with `seed` (and on `valid`)"
+def _one_run(data, technique, shots, seed, epochs:int, size, device, vae_steps=None, flip:bool=True, valid=None, with_tta:bool=False):
+    "Accuracy of one technique on the subset of `shots` per class drawn with `seed` (and on `valid`); with `with_tta`, also its TTA twin's"
     sub = subsample(data, shots, seed)
     if technique in CLASSIC: return classic_score(sub, technique, valid)
     kw = technique_kwargs(technique, vae_steps, flip)
     set_seed(seed)
-    return fit_and_score(sub, epochs=epochs, size=size, device=device, valid=valid, **kw)
+    if not with_tta: return fit_and_score(sub, epochs=epochs, size=size, device=device, valid=valid, **kw)
+    learn = _trained(_with_valid(sub, valid), epochs=epochs, size=size, device=device, **kw)
+    plain, t = _scored(learn, len(sub.y_test), False, valid is not None), time.perf_counter()
+    return plain, _scored(learn, len(sub.y_test), True, valid is not None), time.perf_counter() - t
+
+def _tta_twin(run:dict, todo:list):
+    "The run in `todo` that trains exactly as `run` and differs only in scoring with or without TTA, or None"
+    t = run['technique']
+    twin = t.removesuffix(TTA) if t.endswith(TTA) else t + TTA
+    return next((r for r in todo if r['technique'] == twin and _key(dict(r, technique=t)) == _key(run)), None)
 
 # %% ../nbs/04_bench.ipynb #5e34f86c
 def run_bench(data:SmallData, # The dataset: subsets of its training split train, its test split scores
@@ -249,14 +270,22 @@ def run_bench(data:SmallData, # The dataset: subsets of its training split train
             for n in shots for s in range(seeds) for t in techniques]
     todo, start, finished = [g for g in grid if _key(g) not in done], time.perf_counter(), 0
     if len(todo) < len(grid): log(f"{len(grid) - len(todo)} of {len(grid)} runs already in {out/'results.json'}: skipped")
-    for g in todo:
+    while todo:
+        g = todo.pop(0)
+        if (twin := _tta_twin(g, todo)) is not None:  # X and X+tta: one training, scored both ways
+            todo.remove(twin)
+            if g['technique'].endswith(TTA): g, twin = twin, g
         elapsed = time.perf_counter() - start
-        log(progress_line(len(grid) - len(todo) + finished, len(grid), f"now: {g['technique']} {g['shots']}/class seed {g['seed']}", elapsed, elapsed / finished if finished else None))
+        now = f"now: {g['technique']}{'' if twin is None else ' and ' + twin['technique']} {g['shots']}/class seed {g['seed']}"
+        log(progress_line(len(grid) - len(todo) - 1 - (twin is not None), len(grid), now, elapsed, elapsed / finished if finished else None))
         t = time.perf_counter()
-        acc = _one_run(data, g['technique'], g['shots'], g['seed'], g['epochs'], size, device, vae_steps, g['flip'], held_out)
-        scores = dict(accuracy=acc) if held_out is None else dict(accuracy=acc[0], valid_accuracy=acc[1])
-        records.append(dict(g, **scores, seconds=round(time.perf_counter() - t, 1), device=str(ifnone(device, 'default')), **_versions()))
-        write_results(records, out/'results.json'); finished += 1
+        acc = _one_run(data, g['technique'], g['shots'], g['seed'], g['epochs'], size, device, vae_steps, g['flip'], held_out, with_tta=twin is not None)
+        total = time.perf_counter() - t
+        runs = [(g, acc, total)] if twin is None else [(g, acc[0], total - acc[2]), (twin, acc[1], total)]  # the plain run's time leaves out the TTA passes
+        for run, score, seconds in runs:
+            scores = dict(accuracy=score) if held_out is None else dict(accuracy=score[0], valid_accuracy=score[1])
+            records.append(dict(run, **scores, seconds=round(seconds, 1), device=str(ifnone(device, 'default')), **_versions()))
+        write_results(records, out/'results.json'); finished += len(runs)
     log(progress_line(len(grid), len(grid), 'done', time.perf_counter() - start, 0))
     keys = {_key(g) for g in grid}
     return [r for r in records if _key(r) in keys]

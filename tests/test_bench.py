@@ -128,3 +128,16 @@ def test_valid_scores_every_run_on_held_out_images(tmp_path):
     assert len(recs) == 4 and all(x['valid'] == 3 and 0 <= x['valid_accuracy'] <= 1 for x in recs)
     assert 'Validation accuracy %, on 3 training images per class held out' in (tmp_path/'out'/'results.md').read_text()
     assert '4 of 4 runs already in' in bench(*args).stdout  # resumes like any grid
+
+def test_technique_and_its_tta_twin_share_one_training(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
+    args = ['--data', data, '--shots', '2', '--seeds', '1', '--epochs', '1', '--device', 'cpu']
+    apart = tmp_path/'apart'
+    assert bench(*args, '--techniques', 'augment', '--out', apart).returncode == 0
+    assert bench(*args, '--techniques', 'augment,augment+tta', '--out', apart).returncode == 0  # augment done: augment+tta trains its own
+    r = bench(*args, '--techniques', 'augment+tta,augment', '--out', tmp_path/'shared')
+    assert r.returncode == 0 and 'now: augment and augment+tta 2/class seed 0' in r.stdout, r.stdout + r.stderr
+    shared = json.loads((tmp_path/'shared'/'results.json').read_text())
+    assert [x['technique'] for x in shared] == ['augment', 'augment+tta'] and shared[0]['seconds'] <= shared[1]['seconds']
+    separate = {x['technique']: x['accuracy'] for x in json.loads((apart/'results.json').read_text())}
+    assert {x['technique']: x['accuracy'] for x in shared} == separate  # on a CPU a seed fixes the training: the same network, the same scores
