@@ -9,7 +9,7 @@ __all__ = ['IDX_FILES', 'FASHION_CLASSES', 'FASHION_DEBIAN', 'FASHION_URL', 'Sma
            'idx_folder', 'cache_dir', 'download_idx', 'fashion_mnist', 'digits', 'image_array', 'image_folder',
            'balanced_idxs', 'subsample', 'ImageAt', 'LabelAt', 'GreyToRGB', 'check_size', 'resize_images',
            'ResizeBatch', 'small_dsets', 'IndexBatchDL', 'small_dls', 'raw_batch', 'small_cnn', 'print_row',
-           'default_data', 'demo']
+           'percent_mean_std', 'default_data', 'demo']
 
 # %% ../nbs/00_data.ipynb #fc90a1dd
 import gzip, os, shutil, struct, tempfile, urllib.request, warnings
@@ -438,6 +438,12 @@ def small_cnn(n_classes:int, # Number of classes
 def print_row(row:list):
     "Print one row of fastai's training log (names, then numbers per epoch) in aligned columns"
     print('  '.join(f'{v:>10.4f}' if isinstance(v, float) else f'{str(v):>10}' for v in row), flush=True)
+
+# %% ../nbs/00_data.ipynb #f7a10001
+def percent_mean_std(a) -> str:
+    "Fractions `a` (a pandas Series or numpy array of accuracies) as 'mean ± std' in percent, to one decimal; the mean alone for one value"
+    a = np.asarray(a, dtype=float)
+    return f"{a.mean() * 100:.1f} ± {a.std(ddof=1) * 100:.1f}" if len(a) > 1 else f"{a.mean() * 100:.1f}"
 
 # %% ../nbs/00_data.ipynb #af998c42
 def default_data() -> tuple:
