@@ -203,8 +203,11 @@ def write_results(records:list, fn):
     "Write `records` to `fn` whole: to a temporary file first, then renamed over it"
     fn = Path(fn)
     fd, tmp = tempfile.mkstemp(dir=fn.parent, suffix='.part')
-    with os.fdopen(fd, 'w') as f: json.dump(records, f, indent=1)
-    os.replace(tmp, fn)
+    try:
+        with os.fdopen(fd, 'w') as f: json.dump(records, f, indent=1)
+        os.replace(tmp, fn)
+    except BaseException:  # Ctrl-C or a full disk mid-write: the old file stays whole, and no half-written one is left beside it
+        Path(tmp).unlink(missing_ok=True); raise
 
 # %% ../nbs/04_bench.ipynb #71bc63de
 def _clock(s:float) -> str: return f"{int(s // 60)}m{int(s % 60):02d}s"
