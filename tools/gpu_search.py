@@ -12,7 +12,7 @@ Each finished run is appended to `--out` at once; runs already there are skipped
 import argparse, json, multiprocessing as mp, os, sys, time
 from pathlib import Path
 
-VAL_PER_CLASS, VAL_SEED, BENCH_SEEDS = 200, 12345, 5
+VAL_PER_CLASS, BENCH_SEEDS = 200, 5  # held-out images are drawn by bench.valid_split (seed bench.VALID_SEED)
 AUG, VAE = dict(aug={}), dict(aug={}, vae={})
 # name -> fit settings; 'model' is always 'discriminative' (transfer learning with discriminative learning rates)
 CONFIGS = {'transfer': {}, 'transfer lr=1e-2': dict(lr=1e-2), 'transfer lr_mult=10': dict(lr_mult=10),
@@ -25,49 +25,26 @@ PLAN += [(c, 10, 224) for c in ('transfer', 'transfer lr=1e-2', 'transfer lr_mul
 PLAN += [(c, s, 224) for c in ('transfer lr=2.5e-3', 'transfer bs=16') for s in (100, 50)]
 
 
-def split_data(data):
-    "(data without the validation images, validation images and labels): 200 per class, outside every bench subset of seeds 0-4"
-    import numpy as np
-    from smallfast.data import balanced_idxs
-    used = np.concatenate([balanced_idxs(data.y_train, data.vocab, 100, s) for s in range(BENCH_SEEDS)])
-    free = np.setdiff1d(np.arange(len(data.y_train)), used)
-    rng = np.random.default_rng(VAL_SEED)
-    val = np.concatenate([rng.permutation(free[data.y_train[free] == i])[:VAL_PER_CLASS] for i in range(len(data.vocab))])
-    return data.x_train[val], data.y_train[val]
-
-
 def one_run(args):
     "Train `config` on the bench subset (`shots`, `seed`) at `size`; accuracies on the validation split and the test set"
     config, shots, size, seed, device, tiny = args
-    import numpy as np, torch
+    import torch
     from dataclasses import replace
-    from fastai.losses import CrossEntropyLossFlat
     from fastai.torch_core import set_seed
     from smallfast import bench
     from smallfast.data import subsample
-    from smallfast.transfer import fit_recipe, ValidateAtEnd
-    from smallfast.vae import VAECallback
-    data, (xv, yv) = DATA
-    n_test = 300 if tiny else len(data.y_test)
+    data, valid = DATA
     sub = subsample(data, shots, seed)
-    sub = replace(sub, x_test=np.concatenate([xv, data.x_test[:n_test]]), y_test=np.concatenate([yv, data.y_test[:n_test]]))
+    if tiny: sub = replace(sub, x_test=sub.x_test[:300], y_test=sub.y_test[:300])
     kw = dict(CONFIGS[config]); aug, vae = kw.pop('aug', None), kw.pop('vae', None)
     epochs = 2 if tiny else bench.default_epochs('discriminative', shots, aug is not None)
     if tiny: size = 32  # a dry run of the script on a CPU
     bs, lr, lr_mult = kw.get('bs', 16 if shots * 10 <= 200 else 32), kw.get('lr', bench.DEFAULT_LR['discriminative']), kw.get('lr_mult', 3)
     set_seed(seed); t0 = time.time()
-    tfms = None if aug is None else bench.small_aug(size, **aug)
-    cbs = [ValidateAtEnd()] + ([] if vae is None else [VAECallback(**vae)])
-    learn = bench._learner(sub, 'discriminative', tfms, cbs, size, bs, CrossEntropyLossFlat(label_smoothing=0.1), 0.2, device)
-    with learn.no_bar(), learn.no_logging():
-        fit_recipe(learn, 'discriminative', epochs, lr=lr, lr_mult=lr_mult)
-        with learn.removed_cbs([cb for cb in learn.cbs if isinstance(cb, (ValidateAtEnd, VAECallback))]):
-            scores = {'': learn.get_preds()}
-            if aug is not None: scores['_tta'] = learn.tta(n=4)
-    nv, rec = len(yv), dict(config=config, shots=shots, size=size, seed=seed, epochs=epochs, lr=lr, lr_mult=lr_mult, bs=bs)
-    for suffix, (preds, targs) in scores.items():
-        right = (preds.argmax(-1) == targs).float()
-        rec['val' + suffix], rec['test' + suffix] = float(right[:nv].mean()), float(right[nv:].mean())
+    learn = bench._trained(bench._with_valid(sub, valid), 'discriminative', aug, vae, epochs, size, bs, lr, lr_mult, device=device)
+    rec = dict(config=config, shots=shots, size=size, seed=seed, epochs=epochs, lr=lr, lr_mult=lr_mult, bs=bs)
+    for suffix, tta in [('', False)] + ([('_tta', True)] if aug is not None else []):
+        rec['test' + suffix], rec['val' + suffix] = bench._scored(learn, len(sub.y_test), tta, has_valid=True)
     rec.update(seconds=round(time.time() - t0, 1), device=str(device), torch=torch.__version__)
     return rec
 
@@ -85,9 +62,10 @@ def init(tiny):
     global DATA
     os.environ.setdefault('OMP_NUM_THREADS', '1')
     import torch; torch.set_num_threads(1)
+    from smallfast.bench import valid_split
     from smallfast.data import fashion_mnist
     data = fashion_mnist()
-    DATA = data, split_data(data)
+    DATA = data, valid_split(data, VAL_PER_CLASS, 100, BENCH_SEEDS)  # 200 per class outside every bench subset of seeds 0-4
 
 
 def main():
