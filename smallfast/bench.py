@@ -25,6 +25,7 @@ from .transfer import RECIPES, fit_recipe, recipe_learner, ValidateAtEnd
 from .vae import VAECallback
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
+from fastai.callback.mixup import MixUp
 from fastai.metrics import accuracy
 from fastai.torch_core import set_seed
 import fastai.callback.schedule  # adds `fit_one_cycle`
@@ -72,11 +73,12 @@ def fit_and_score(data:SmallData, # Its training split trains, its test split sc
                   drop_rate:float=0.2, # Dropout before a transfer model's classifier
                   device=None, # Default: the GPU when there is one
                   tta:bool=False, # Score with test-time augmentation (`tta_accuracy`); needs `aug`
-                  valid:tuple=None # (images, labels) held out from training, scored too: the result is then (test, validation) accuracy
+                  valid:tuple=None, # (images, labels) held out from training, scored too: the result is then (test, validation) accuracy
+                  mixup:float=None # Alpha of fastai's `MixUp` (0.4 is its default): each training batch blended with a shuffled copy of itself; None: no MixUp
                  ):
     "Train one classifier on `data`'s training split and return its accuracy on the test split (and on `valid`)"
     if tta and aug is None: raise ValueError("tta=True needs aug: test-time augmentation reuses the training augmentation")
-    learn = _trained(_with_valid(data, valid), model, aug, vae, epochs, size, bs, lr, lr_mult, label_smoothing, drop_rate, device)
+    learn = _trained(_with_valid(data, valid), model, aug, vae, epochs, size, bs, lr, lr_mult, label_smoothing, drop_rate, device, mixup)
     return _scored(learn, len(data.y_test), tta, valid is not None)
 
 def _with_valid(data:SmallData, valid) -> SmallData:
@@ -84,17 +86,23 @@ def _with_valid(data:SmallData, valid) -> SmallData:
     if valid is None: return data
     return replace(data, x_test=np.concatenate([data.x_test, valid[0]]), y_test=np.concatenate([data.y_test, valid[1]]))
 
-def _trained(data, model='cnn', aug=None, vae=None, epochs=30, size=64, bs=None, lr=None, lr_mult=3, label_smoothing=0.1, drop_rate=0.2, device=None) -> Learner:
+def _trained(data, model='cnn', aug=None, vae=None, epochs=30, size=64, bs=None, lr=None, lr_mult=3, label_smoothing=0.1, drop_rate=0.2, device=None, mixup=None) -> Learner:
     "A classifier trained on `data`'s training split with `fit_and_score`'s arguments, validated once, at the end, on the test split"
     if model not in MODELS: raise ValueError(f"unknown model '{model}': choose from {', '.join(MODELS)}")
     bs, lr = ifnone(bs, 16 if len(data.x_train) <= 200 else 32), ifnone(lr, DEFAULT_LR[model])
     tfms = None if aug is None else small_aug(None if model == 'cnn' else size, **aug)
-    cbs = [ValidateAtEnd()] + ([] if vae is None else [VAECallback(**vae)])
+    cbs = [ValidateAtEnd()] + ([] if vae is None else [VAECallback(**vae)]) + ([] if mixup is None else [_mixup(mixup)])
     learn = _learner(data, model, tfms, cbs, size, bs, CrossEntropyLossFlat(label_smoothing=label_smoothing), drop_rate, device)
     with learn.no_bar(), learn.no_logging():
         if model == 'cnn': learn.fit_one_cycle(epochs, lr)
         else: fit_recipe(learn, model, epochs, lr=lr, lr_mult=lr_mult)
     return learn
+
+def _mixup(alpha:float) -> MixUp:
+    "fastai's `MixUp` with `alpha`, run after `VAECallback`: the synthetic items a VAE adds to a batch are blended too"
+    if not alpha > 0: raise ValueError(f"mixup={alpha}: MixUp's alpha must be a positive number (0.4 is fastai's default)")
+    cb = MixUp(alpha); cb.order = VAECallback.order + 1
+    return cb
 
 def _scored(learn:Learner, n_test:int, tta:bool=False, has_valid:bool=False):
     "Accuracy on the first `n_test` validation items (the test split), with or without TTA; (that, accuracy on the rest) when `has_valid`"
@@ -190,7 +198,7 @@ def _versions() -> dict:
     import fastai, timm
     return dict(torch=torch.__version__, fastai=fastai.__version__, timm=timm.__version__, python=platform.python_version(), threads=torch.get_num_threads())
 
-def _key(r:dict) -> tuple: return (r['technique'], r['shots'], r['seed'], r['epochs'], r['size'], r['test_n'], r['data'], r.get('vae_steps'), r.get('flip', True), r.get('valid'))
+def _key(r:dict) -> tuple: return (r['technique'], r['shots'], r['seed'], r['epochs'], r['size'], r['test_n'], r['data'], r.get('vae_steps'), r.get('flip', True), r.get('valid'), r.get('mixup'))
 
 def read_results(fn) -> list:
     "The records in a `results.json`, or [] when there is none yet"
@@ -221,19 +229,21 @@ def progress_line(done:int, total:int, current:str, elapsed:float, per_run:float
 # %% ../nbs/04_bench.ipynb #88936e23
 def technique_kwargs(technique:str, # One of `TECHNIQUES`, or an augmenting one with "+tta"
                      vae_steps:int=None, # VAE training steps; default `VAECallback`'s
-                     flip:bool=True # Random horizontal flips when the technique augments
+                     flip:bool=True, # Random horizontal flips when the technique augments
+                     mixup:float=None # MixUp's alpha when the technique augments; None: no MixUp
                     ) -> dict:
-    "Keyword arguments of `fit_and_score` for `technique`, with the run's VAE steps and flips"
+    "Keyword arguments of `fit_and_score` for `technique`, with the run's VAE steps, flips and MixUp"
     kw = _settings(check_techniques([technique])[0])
     if vae_steps and 'vae' in kw: kw['vae'] = dict(kw['vae'], vae_steps=vae_steps)
     if not flip and 'aug' in kw: kw['aug'] = dict(kw['aug'], flip=False)
+    if mixup is not None and 'aug' in kw: kw['mixup'] = mixup
     return kw
 
-def _one_run(data, technique, shots, seed, epochs:int, size, device, vae_steps=None, flip:bool=True, valid=None, with_tta:bool=False):
+def _one_run(data, technique, shots, seed, epochs:int, size, device, vae_steps=None, flip:bool=True, valid=None, with_tta:bool=False, mixup=None):
     "Accuracy of one technique on the subset of `shots` per class drawn with `seed` (and on `valid`); with `with_tta`, also its TTA twin's"
     sub = subsample(data, shots, seed)
     if technique in CLASSIC: return classic_score(sub, technique, valid)
-    kw = technique_kwargs(technique, vae_steps, flip)
+    kw = technique_kwargs(technique, vae_steps, flip, mixup)
     set_seed(seed)
     if not with_tta: return fit_and_score(sub, epochs=epochs, size=size, device=device, valid=valid, **kw)
     learn = _trained(_with_valid(sub, valid), epochs=epochs, size=size, device=device, **kw)
@@ -260,7 +270,8 @@ def run_bench(data:SmallData, # The dataset: subsets of its training split train
               log=print, # Where progress lines go
               vae_steps:int=None, # VAE training steps; default `VAECallback`'s
               flip:bool=True, # Random horizontal flips in the augmenting techniques; False for images in one orientation
-              valid:int=None # Hold out this many training images per class (`valid_split`) and score every run on them too
+              valid:int=None, # Hold out this many training images per class (`valid_split`) and score every run on them too
+              mixup:float=None # MixUp's alpha in the augmenting techniques; None: no MixUp
              ) -> list:
     "Run every technique on every shot size and seed, resumably; returns the grid's records (all kept in `out/results.json`)"
     techniques, out = check_techniques(techniques), Path(out)
@@ -269,7 +280,7 @@ def run_bench(data:SmallData, # The dataset: subsets of its training split train
     records = read_results(out/'results.json')
     done = {_key(r) for r in records}
     grid = [dict(technique=t, shots=n, seed=s, epochs=run_epochs(t, n, epochs), size=size, test_n=len(data.x_test), data=data_name, vae_steps=vae_steps, valid=valid,
-                 flip=flip or 'aug' not in _settings(t))  # flips change only the augmenting techniques' runs
+                 flip=flip or 'aug' not in _settings(t), mixup=mixup if 'aug' in _settings(t) else None)  # flips and MixUp change only the augmenting techniques' runs
             for n in shots for s in range(seeds) for t in techniques]
     todo, start, finished = [g for g in grid if _key(g) not in done], time.perf_counter(), 0
     if len(todo) < len(grid): log(f"{len(grid) - len(todo)} of {len(grid)} runs already in {out/'results.json'}: skipped")
@@ -282,7 +293,7 @@ def run_bench(data:SmallData, # The dataset: subsets of its training split train
         now = f"now: {g['technique']}{'' if twin is None else ' and ' + twin['technique']} {g['shots']}/class seed {g['seed']}"
         log(progress_line(len(grid) - len(todo) - 1 - (twin is not None), len(grid), now, elapsed, elapsed / finished if finished else None))
         t = time.perf_counter()
-        acc = _one_run(data, g['technique'], g['shots'], g['seed'], g['epochs'], size, device, vae_steps, g['flip'], held_out, with_tta=twin is not None)
+        acc = _one_run(data, g['technique'], g['shots'], g['seed'], g['epochs'], size, device, vae_steps, g['flip'], held_out, twin is not None, g['mixup'])
         total = time.perf_counter() - t
         runs = [(g, acc, total)] if twin is None else [(g, acc[0], total - acc[2]), (twin, acc[1], total)]  # the plain run's time leaves out the TTA passes
         for run, score, seconds in runs:
@@ -391,7 +402,8 @@ def bench(data:str=None, # Image folder or folder of IDX files; default: Fashion
           test_n:int=None, # Score on the first test_n test images; default all
           device:str=None, # 'cpu' or 'cuda'; default: the GPU when there is one
           no_flip:store_true=False, # No random horizontal flips in augmentation: for images in one orientation (text, digits, shoes facing one way)
-          valid:int=None # Hold out this many training images per class and score every run on them too, to choose by
+          valid:int=None, # Hold out this many training images per class and score every run on them too, to choose by
+          mixup:float=None # MixUp in the augmenting techniques, with this alpha (0.4 is fastai's default); default none
          ):
     "Benchmark transfer learning, augmentation and a VAE against a plain classifier and classic baselines on a small dataset"
     try:
@@ -399,6 +411,7 @@ def bench(data:str=None, # Image folder or folder of IDX files; default: Fashion
         shot_list, seed_list, names = _counts(shots, '--shots'), _counts(seeds, '--seeds'), check_techniques(techniques)
         if len(seed_list) != 1: raise ValueError(f"--seeds is the number of seeds, one positive integer, got '{seeds}'")
         n_seeds = seed_list[0]
+        if mixup is not None and not mixup > 0: raise ValueError(f"--mixup is MixUp's alpha, a positive number (0.4 is fastai's default), got {mixup}")
         out = _writable_folder(out)
         ds, name = bench_data(data)
         shot_list, msg = shots_that_fit(ds, shot_list)
@@ -412,7 +425,7 @@ def bench(data:str=None, # Image folder or folder of IDX files; default: Fashion
     log = lambda line: print(line, flush=True)
     vae_steps = None
     if quick: epochs, size, test_n, vae_steps = quick_epochs, 48, 2000, QUICK_VAE_STEPS
-    try: records = run_bench(ds, out, names, shot_list, n_seeds, epochs, size, test_n, name, device, log, vae_steps, not no_flip, valid)
+    try: records = run_bench(ds, out, names, shot_list, n_seeds, epochs, size, test_n, name, device, log, vae_steps, not no_flip, valid, mixup)
     except KeyboardInterrupt:
         print(f"\ninterrupted: every finished run is saved in {out/'results.json'}; run the same command again to continue", file=sys.stderr); sys.exit(130)
     md = write_report(records, out, f"smallfast-bench on {name}")

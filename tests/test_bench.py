@@ -28,6 +28,8 @@ def image_classes(root, counts:dict, size=8):
     (['--seeds', '1,2'], "--seeds is the number of seeds"),
     (['--data', '/nonexistent/folder'], '--data: /nonexistent/folder does not exist'),
     (['--valid', '0'], '--valid is a number of images per class, a positive integer, got 0'),
+    (['--mixup', '0'], "--mixup is MixUp's alpha, a positive number (0.4 is fastai's default), got 0"),
+    (['--mixup', '-0.4'], "--mixup is MixUp's alpha, a positive number"),
     (['--valid', '100000'], "--valid 100000: class '")])  # more than any class can spare, named with what it has
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
     r = bench(*args, '--out', tmp_path/'out')
@@ -108,6 +110,16 @@ def test_no_flip_reruns_only_the_augmenting_techniques(tmp_path):
     assert r.returncode == 0 and '1 of 2 runs already in' in r.stdout, r.stdout + r.stderr
     recs = json.loads((tmp_path/'out'/'results.json').read_text())
     assert [(x['technique'], x['flip']) for x in recs] == [('baseline', True), ('augment', True), ('augment', False)]
+
+def test_mixup_reruns_only_the_augmenting_techniques(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
+    args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', 'baseline,augment', '--epochs', '1', '--device', 'cpu', '--out', tmp_path/'out']
+    assert bench(*args).returncode == 0
+    r = bench(*args, '--mixup', '0.4')
+    assert r.returncode == 0 and '1 of 2 runs already in' in r.stdout, r.stdout + r.stderr
+    recs = json.loads((tmp_path/'out'/'results.json').read_text())
+    assert [(x['technique'], x.get('mixup')) for x in recs] == [('baseline', None), ('augment', None), ('augment', 0.4)]
+    assert bench(*args, '--mixup', '0.4').stdout.count('2 of 2 runs already in') == 1  # and resumes
 
 def test_tta_technique_joins_a_finished_grid(tmp_path):
     data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})

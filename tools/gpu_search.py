@@ -5,12 +5,18 @@ twice: on a validation split of 200 training images per class that no bench subs
 full test set; configurations that augment are also scored with test-time augmentation. The choice of a configuration
 is made on the validation scores only; the test scores of the chosen one are what gets reported.
 
-    python tools/gpu_search.py --out search.jsonl --workers 12 --deadline 480 [--device cuda] [--tiny]
+    python tools/gpu_search.py --out search.jsonl --workers 12 --deadline 480 [--device cuda] [--tiny] [--plan targets|levers|mixup-128px] [--val-only]
+
+`--plan levers --val-only` pilots training levers the bench does not expose (frozen BatchNorm statistics, a longer frozen
+phase, MixUp, a lower learning rate) at 64 px on a CPU, scored on the validation split only; `--plan mixup-128px` takes
+the chosen one to 128 px, scored on both. The workers share the machine's cores (1 worker on a 2-core CPU: 2 threads).
 
 Each finished run is appended to `--out` at once; runs already there are skipped, so a rerun continues.
 """
 import argparse, json, multiprocessing as mp, os, sys, time
 from pathlib import Path
+from torch import nn
+from fastai.callback.core import Callback, TrainEvalCallback
 
 VAL_PER_CLASS, BENCH_SEEDS = 200, 5  # held-out images are drawn by bench.valid_split (seed bench.VALID_SEED)
 AUG, VAE = dict(aug={}), dict(aug={}, vae={})
@@ -24,10 +30,41 @@ PLAN[6:6] = [(c, 10, 160) for c in ('all', 'transfer+augment', 'all lr=1e-2', 't
 PLAN += [(c, 10, 224) for c in ('transfer', 'transfer lr=1e-2', 'transfer lr_mult=10')]
 PLAN += [(c, s, 224) for c in ('transfer lr=2.5e-3', 'transfer bs=16') for s in (100, 50)]
 
+# Levers beyond the bench's settings, piloted on a CPU at 64 px (`--plan levers --val-only`); each is applied by `levers_applied`
+CONFIGS.update({'transfer+augment bn_eval': dict(AUG, bn_eval=True), 'transfer+augment freeze_epochs=5': dict(AUG, freeze_epochs=5),
+                'transfer+augment mixup': dict(AUG, mixup=0.4), 'transfer+augment lr=2.5e-3': dict(AUG, lr=2.5e-3),
+                'all mixup': dict(VAE, mixup=0.4)})
+PLANS = {'targets': PLAN, 'levers': [(c, 10, 64) for c in ('transfer+augment', 'transfer+augment bn_eval', 'transfer+augment freeze_epochs=5',
+                                                           'transfer+augment mixup', 'transfer+augment lr=2.5e-3')],
+         'mixup-128px': [('all mixup', 10, 128)]}  # the lever chosen on validation, at the size of the best CPU result at 10/class
+LEVERS = ('bn_eval', 'freeze_epochs')  # applied by `levers_applied`; 'mixup' is `fit_and_score`'s own argument
+
+
+class FrozenBNStats(Callback):
+    "Keeps every BatchNorm layer in eval mode while training: the pretrained running statistics are used, not updated"
+    order = TrainEvalCallback.order + 1  # after the model is put in train mode
+    def before_train(self):
+        for m in self.learn.model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
+
+
+def levers_applied(levers:dict):
+    "A context in which `bench._trained` uses `levers` (bn_eval, freeze_epochs)"
+    from contextlib import ExitStack
+    from functools import partial
+    from unittest.mock import patch
+    from smallfast import bench
+    stack = ExitStack()
+    if 'freeze_epochs' in levers: stack.enter_context(patch.object(bench, 'fit_recipe', partial(bench.fit_recipe, freeze_epochs=levers['freeze_epochs'])))
+    if levers.get('bn_eval'):
+        learner = bench._learner
+        stack.enter_context(patch.object(bench, '_learner', lambda *a, **k: learner(*a, **k).add_cb(FrozenBNStats())))
+    return stack
+
 
 def one_run(args):
     "Train `config` on the bench subset (`shots`, `seed`) at `size`; accuracies on the validation split and the test set"
-    config, shots, size, seed, device, tiny = args
+    config, shots, size, seed, device, tiny, val_only = args
     import torch
     from dataclasses import replace
     from fastai.torch_core import set_seed
@@ -35,16 +72,19 @@ def one_run(args):
     from smallfast.data import subsample
     data, valid = DATA
     sub = subsample(data, shots, seed)
-    if tiny: sub = replace(sub, x_test=sub.x_test[:300], y_test=sub.y_test[:300])
+    if tiny or val_only: sub = replace(sub, x_test=sub.x_test[:0 if val_only else 300], y_test=sub.y_test[:0 if val_only else 300])
     kw = dict(CONFIGS[config]); aug, vae = kw.pop('aug', None), kw.pop('vae', None)
-    epochs = 2 if tiny else bench.default_epochs('discriminative', shots, aug is not None)
+    levers, mixup = {k: kw.pop(k) for k in LEVERS if k in kw}, kw.pop('mixup', None)
+    epochs = levers.get('freeze_epochs', 1) + 1 if tiny else bench.default_epochs('discriminative', shots, aug is not None)
     if tiny: size = 32  # a dry run of the script on a CPU
     bs, lr, lr_mult = kw.get('bs', 16 if shots * 10 <= 200 else 32), kw.get('lr', bench.DEFAULT_LR['discriminative']), kw.get('lr_mult', 3)
     set_seed(seed); t0 = time.time()
-    learn = bench._trained(bench._with_valid(sub, valid), 'discriminative', aug, vae, epochs, size, bs, lr, lr_mult, device=device)
-    rec = dict(config=config, shots=shots, size=size, seed=seed, epochs=epochs, lr=lr, lr_mult=lr_mult, bs=bs)
+    with levers_applied(levers):
+        learn = bench._trained(bench._with_valid(sub, valid), 'discriminative', aug, vae, epochs, size, bs, lr, lr_mult, device=device, mixup=mixup)
+    rec = dict(config=config, shots=shots, size=size, seed=seed, epochs=epochs, lr=lr, lr_mult=lr_mult, bs=bs, **levers, **({} if mixup is None else dict(mixup=mixup)))
     for suffix, tta in [('', False)] + ([('_tta', True)] if aug is not None else []):
         rec['test' + suffix], rec['val' + suffix] = bench._scored(learn, len(sub.y_test), tta, has_valid=True)
+        if val_only: rec['test' + suffix] = None  # the test set was left out
     rec.update(seconds=round(time.time() - t0, 1), device=str(device), torch=torch.__version__)
     return rec
 
@@ -57,11 +97,12 @@ def safe_run(args):
     finally: torch.cuda.empty_cache()
 
 
-def init(tiny):
+def init(tiny, workers):
     "Each worker process loads Fashion-MNIST and the validation split once"
     global DATA
-    os.environ.setdefault('OMP_NUM_THREADS', '1')
-    import torch; torch.set_num_threads(1)
+    threads = max(1, (os.cpu_count() or 1) // workers)  # the cores shared among the workers
+    os.environ.setdefault('OMP_NUM_THREADS', str(threads))
+    import torch; torch.set_num_threads(threads)
     from smallfast.bench import valid_split
     from smallfast.data import fashion_mnist
     data = fashion_mnist()
@@ -73,17 +114,19 @@ def main():
     p.add_argument('--out', default='search.jsonl'); p.add_argument('--workers', type=int, default=12)
     p.add_argument('--deadline', type=float, default=480); p.add_argument('--device', default='cuda')
     p.add_argument('--seeds', type=int, default=3); p.add_argument('--tiny', action='store_true')
+    p.add_argument('--plan', choices=PLANS, default='targets'); p.add_argument('--val-only', action='store_true', help="score the validation split only")
     a = p.parse_args(); t0 = time.time(); out = Path(a.out)
     done = {(r['config'], r['shots'], r['size'], r['seed']) for r in map(json.loads, out.read_text().splitlines())} if out.exists() else set()
-    plan = PLAN[:3] if a.tiny else PLAN
-    todo = [(c, s, z, seed, a.device, a.tiny) for c, s, z in plan for seed in range(a.seeds) if (c, s, z, seed) not in done]
+    plan = PLANS[a.plan][:3] if a.tiny else PLANS[a.plan]
+    todo = [(c, s, z, seed, a.device, a.tiny, a.val_only) for c, s, z in plan for seed in range(a.seeds) if (c, s, z, seed) not in done]
     print(f"{len(todo)} runs on {a.workers} workers ({len(done)} done already)", flush=True)
-    with mp.get_context('spawn').Pool(a.workers, initializer=init, initargs=(a.tiny,)) as pool:
+    with mp.get_context('spawn').Pool(a.workers, initializer=init, initargs=(a.tiny, a.workers)) as pool:
         for rec in pool.imap_unordered(safe_run, todo):
             if 'error' in rec: print(f"[{time.time() - t0:.0f}s] failed: {rec}", flush=True); continue
             with out.open('a') as f: f.write(json.dumps(rec) + '\n')
             print(f"[{time.time() - t0:.0f}s] {rec['config']} @{rec['shots']} {rec['size']}px seed {rec['seed']}: "
-                  f"val {rec['val']:.4f} test {rec['test']:.4f} tta {rec.get('test_tta', float('nan')):.4f} ({rec['seconds']} s)", flush=True)
+                  f"val {rec['val']:.4f} val_tta {rec.get('val_tta') or float('nan'):.4f} test {rec['test'] or float('nan'):.4f} "
+                  f"test_tta {rec.get('test_tta') or float('nan'):.4f} ({rec['seconds']} s)", flush=True)
             if time.time() - t0 > a.deadline: print("deadline: stopping; finished runs are kept", flush=True); pool.terminate(); break
 
 
