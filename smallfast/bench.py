@@ -98,9 +98,13 @@ def _trained(data, model='cnn', aug=None, vae=None, epochs=30, size=64, bs=None,
         else: fit_recipe(learn, model, epochs, lr=lr, lr_mult=lr_mult)
     return learn
 
+def _check_mixup(alpha, name:str='mixup'):
+    "A clear error, naming the argument `name`, unless `alpha` is None (no MixUp) or a positive number"
+    if alpha is not None and not alpha > 0: raise ValueError(f"{name}={alpha}: MixUp's alpha must be a positive number (0.4 is fastai's default)")
+
 def _mixup(alpha:float) -> MixUp:
     "fastai's `MixUp` with `alpha`, run after `VAECallback`: the synthetic items a VAE adds to a batch are blended too"
-    if not alpha > 0: raise ValueError(f"mixup={alpha}: MixUp's alpha must be a positive number (0.4 is fastai's default)")
+    _check_mixup(alpha)
     cb = MixUp(alpha); cb.order = VAECallback.order + 1
     return cb
 
@@ -275,6 +279,7 @@ def run_bench(data:SmallData, # The dataset: subsets of its training split train
              ) -> list:
     "Run every technique on every shot size and seed, resumably; returns the grid's records (all kept in `out/results.json`)"
     techniques, out = check_techniques(techniques), Path(out)
+    _check_mixup(mixup)  # refused before any run, not when the first augmenting one starts
     if test_n: data = replace(data, x_test=data.x_test[:test_n], y_test=data.y_test[:test_n])
     held_out = valid_split(data, valid, max(shots), seeds) if valid else None
     records = read_results(out/'results.json')
@@ -411,7 +416,7 @@ def bench(data:str=None, # Image folder or folder of IDX files; default: Fashion
         shot_list, seed_list, names = _counts(shots, '--shots'), _counts(seeds, '--seeds'), check_techniques(techniques)
         if len(seed_list) != 1: raise ValueError(f"--seeds is the number of seeds, one positive integer, got '{seeds}'")
         n_seeds = seed_list[0]
-        if mixup is not None and not mixup > 0: raise ValueError(f"--mixup is MixUp's alpha, a positive number (0.4 is fastai's default), got {mixup}")
+        _check_mixup(mixup, '--mixup')
         out = _writable_folder(out)
         ds, name = bench_data(data)
         shot_list, msg = shots_that_fit(ds, shot_list)

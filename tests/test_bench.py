@@ -28,8 +28,8 @@ def image_classes(root, counts:dict, size=8):
     (['--seeds', '1,2'], "--seeds is the number of seeds"),
     (['--data', '/nonexistent/folder'], '--data: /nonexistent/folder does not exist'),
     (['--valid', '0'], '--valid is a number of images per class, a positive integer, got 0'),
-    (['--mixup', '0'], "--mixup is MixUp's alpha, a positive number (0.4 is fastai's default), got 0"),
-    (['--mixup', '-0.4'], "--mixup is MixUp's alpha, a positive number"),
+    (['--mixup', '0'], "--mixup=0.0: MixUp's alpha must be a positive number (0.4 is fastai's default)"),
+    (['--mixup', '-0.4'], "--mixup=-0.4: MixUp's alpha must be a positive number"),
     (['--valid', '100000'], "--valid 100000: class '")])  # more than any class can spare, named with what it has
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
     r = bench(*args, '--out', tmp_path/'out')
