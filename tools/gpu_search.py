@@ -5,13 +5,14 @@ twice: on a validation split of 200 training images per class that no bench subs
 full test set; configurations that augment are also scored with test-time augmentation. The choice of a configuration
 is made on the validation scores only; the test scores of the chosen one are what gets reported.
 
-    python tools/gpu_search.py --out search.jsonl --workers 12 --deadline 480 [--device cuda] [--tiny] [--plan targets|levers|mixup-128px|mixup-vae|mixup-100|archs] [--val-only]
+    python tools/gpu_search.py --out search.jsonl --workers 12 --deadline 480 [--device cuda] [--tiny] [--plan targets|levers|mixup-128px|mixup-vae|mixup-100|archs|archs-100] [--val-only]
 
 `--plan levers --val-only` pilots training levers the bench does not expose (frozen BatchNorm statistics, a longer frozen
 phase, MixUp, a lower learning rate) at 64 px on a CPU, scored on the validation split only; `--plan mixup-128px` takes
 the chosen one to 128 px, scored on both; `--plan mixup-vae --val-only` runs `all` with and without it at 64 px;
 `--plan mixup-100 --val-only` asks whether it helps at 100 per class.
-`--plan archs --val-only` pilots the larger offline backbones, EfficientNet-Lite2 and -Lite1, in `transfer+augment` at 64 px. The workers share the machine's cores (1 worker on a 2-core CPU: 2 threads).
+`--plan archs --val-only` pilots the larger offline backbones, EfficientNet-Lite2 and -Lite1, in `transfer+augment` at 64 px;
+`--plan archs-100 --val-only` asks the same of Lite2 at 100 per class. The workers share the machine's cores (1 worker on a 2-core CPU: 2 threads).
 
 Each finished run is appended to `--out` at once; runs already there are skipped, so a rerun continues.
 """
@@ -43,7 +44,8 @@ PLANS = {'targets': PLAN, 'levers': [(c, 10, 64) for c in ('transfer+augment', '
          'mixup-128px': [('all mixup', 10, 128)],  # the lever chosen on validation, at the size of the best CPU result at 10/class
          'mixup-vae': [(c, 10, 64) for c in ('all', 'all mixup')],  # at 64 px with the VAE: is it the size or the VAE? (validation only)
          'mixup-100': [(c, 100, 64) for c in ('transfer+augment', 'transfer+augment mixup')],  # does it help at 100/class too? (validation only)
-         'archs': [(c, 10, 64) for c in ('transfer+augment lite2', 'transfer+augment lite1')]}  # a larger backbone, against 'transfer+augment' of `levers`
+         'archs': [(c, 10, 64) for c in ('transfer+augment lite2', 'transfer+augment lite1')],  # a larger backbone, against 'transfer+augment' of `levers`
+         'archs-100': [('transfer+augment lite2', 100, 64)]}  # the chosen one at 100/class, against 'transfer+augment' of `mixup-100` (validation only)
 LEVERS = ('bn_eval', 'freeze_epochs')  # applied by `levers_applied`; 'mixup' is `fit_and_score`'s own argument
 
 
