@@ -144,6 +144,10 @@ def _settings(technique:str) -> dict:
     base = technique.removesuffix(TTA)
     return dict(TECHNIQUES[base], tta=True) if base != technique else dict(TECHNIQUES[base])
 
+def _transfers(technique:str) -> bool:
+    "Whether `technique` fine-tunes an ImageNet network (its `arch` matters), rather than the small CNN or a classic method"
+    return _settings(technique).get('model', 'cnn') != 'cnn'
+
 def check_techniques(names) -> list:
     "Technique names from a list or a comma-separated string; a clear error for an unknown one"
     names = names.split(',') if isinstance(names, str) else list(names)
@@ -208,7 +212,7 @@ def _key(r:dict) -> tuple: return (r['technique'], r['shots'], r['seed'], r['epo
 
 def _arch(r:dict):
     "The ImageNet network of a record's transfer technique (records without one used the default); None for the others"
-    return ifnone(r.get('arch'), DEFAULT_ARCH) if _settings(r['technique']).get('model', 'cnn') != 'cnn' else None
+    return ifnone(r.get('arch'), DEFAULT_ARCH) if _transfers(r['technique']) else None
 
 def read_results(fn) -> list:
     "The records in a `results.json`, or [] when there is none yet"
@@ -248,7 +252,7 @@ def technique_kwargs(technique:str, # One of `TECHNIQUES`, or an augmenting one 
     if vae_steps and 'vae' in kw: kw['vae'] = dict(kw['vae'], vae_steps=vae_steps)
     if not flip and 'aug' in kw: kw['aug'] = dict(kw['aug'], flip=False)
     if mixup is not None and 'aug' in kw: kw['mixup'] = mixup
-    if arch is not None and kw.get('model', 'cnn') != 'cnn': kw['arch'] = arch
+    if arch is not None and _transfers(technique): kw['arch'] = arch
     return kw
 
 def _one_run(data, technique, shots, seed, epochs:int, size, device, vae_steps=None, flip:bool=True, valid=None, with_tta:bool=False, mixup=None, arch=None):
@@ -295,7 +299,7 @@ def run_bench(data:SmallData, # The dataset: subsets of its training split train
     done = {_key(r) for r in records}
     grid = [dict(technique=t, shots=n, seed=s, epochs=run_epochs(t, n, epochs), size=size, test_n=len(data.x_test), data=data_name, vae_steps=vae_steps, valid=valid,
                  flip=flip or 'aug' not in _settings(t), mixup=mixup if 'aug' in _settings(t) else None)  # flips and MixUp change only the augmenting techniques' runs
-            | (dict(arch=arch) if _settings(t).get('model', 'cnn') != 'cnn' else {})  # and the network only the transfer techniques'
+            | (dict(arch=arch) if _transfers(t) else {})  # and the network only the transfer techniques'
             for n in shots for s in range(seeds) for t in techniques]
     todo, start, finished = [g for g in grid if _key(g) not in done], time.perf_counter(), 0
     if len(todo) < len(grid): log(f"{len(grid) - len(todo)} of {len(grid)} runs already in {out/'results.json'}: skipped")

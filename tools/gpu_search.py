@@ -38,7 +38,7 @@ CONFIGS.update({'transfer+augment bn_eval': dict(AUG, bn_eval=True), 'transfer+a
                 'transfer+augment mixup': dict(AUG, mixup=0.4), 'transfer+augment lr=2.5e-3': dict(AUG, lr=2.5e-3),
                 'all mixup': dict(VAE, mixup=0.4)})
 # Larger offline backbones (EfficientNet-Lite1/2 from their PyPI packages), piloted like the levers (`--plan archs --val-only`)
-CONFIGS.update({f'{c} lite{i}': dict(kw, arch=f'efficientnet_lite{i}') for c, kw in (('transfer+augment', AUG), ('all', VAE), ('transfer', {})) for i in (1, 2)})
+CONFIGS.update({f'transfer+augment lite{i}': dict(AUG, arch=f'efficientnet_lite{i}') for i in (1, 2)})
 PLANS = {'targets': PLAN, 'levers': [(c, 10, 64) for c in ('transfer+augment', 'transfer+augment bn_eval', 'transfer+augment freeze_epochs=5',
                                                            'transfer+augment mixup', 'transfer+augment lr=2.5e-3')],
          'mixup-128px': [('all mixup', 10, 128)],  # the lever chosen on validation, at the size of the best CPU result at 10/class
