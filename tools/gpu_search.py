@@ -5,14 +5,18 @@ twice: on a validation split of 200 training images per class that no bench subs
 full test set; configurations that augment are also scored with test-time augmentation. The choice of a configuration
 is made on the validation scores only; the test scores of the chosen one are what gets reported.
 
-    python tools/gpu_search.py --out search.jsonl --workers 12 --deadline 480 [--device cuda] [--tiny] [--plan targets|levers|mixup-128px|mixup-vae|mixup-100|archs|archs-100] [--val-only]
+    python tools/gpu_search.py --out search.jsonl --workers 12 --deadline 480 [--device cuda] [--tiny] [--plan targets|levers|mixup-128px|mixup-vae|mixup-100|archs|archs-100|gpu-levers] [--val-only]
 
 `--plan levers --val-only` pilots training levers the bench does not expose (frozen BatchNorm statistics, a longer frozen
 phase, MixUp, a lower learning rate) at 64 px on a CPU, scored on the validation split only; `--plan mixup-128px` takes
 the chosen one to 128 px, scored on both; `--plan mixup-vae --val-only` runs `all` with and without it at 64 px;
 `--plan mixup-100 --val-only` asks whether it helps at 100 per class.
 `--plan archs --val-only` pilots the larger offline backbones, EfficientNet-Lite2 and -Lite1, in `transfer+augment` at 64 px;
-`--plan archs-100 --val-only` asks the same of Lite2 at 100 per class. The workers share the machine's cores (1 worker on a 2-core CPU: 2 threads).
+`--plan archs-100 --val-only` asks the same of Lite2 at 100 per class.
+`--plan gpu-levers` (a GPU) takes the longer frozen phase (the one untested lever of the CPU pilot) to the best settings
+found so far, `transfer+augment` at 224 px for 100/class and `all` at 160 px for 10/class, beside their plain versions.
+Augmenting configurations are scored with 8 augmented passes as well as fastai's 4 (`val_tta8`, `test_tta8`: the same
+network, the first 4 of the 8 passes give `val_tta`/`test_tta`). The workers share the machine's cores (1 worker on a 2-core CPU: 2 threads).
 
 Each finished run is appended to `--out` at once; runs already there are skipped, so a rerun continues.
 """
@@ -38,6 +42,7 @@ CONFIGS.update({'transfer+augment bn_eval': dict(AUG, bn_eval=True), 'transfer+a
                 'transfer+augment mixup': dict(AUG, mixup=0.4), 'transfer+augment lr=2.5e-3': dict(AUG, lr=2.5e-3),
                 'all mixup': dict(VAE, mixup=0.4)})
 # Larger offline backbones (EfficientNet-Lite1/2 from their PyPI packages), piloted like the levers (`--plan archs --val-only`)
+CONFIGS['all freeze_epochs=5'] = dict(VAE, freeze_epochs=5)
 CONFIGS.update({f'transfer+augment lite{i}': dict(AUG, arch=f'efficientnet_lite{i}') for i in (1, 2)})
 PLANS = {'targets': PLAN, 'levers': [(c, 10, 64) for c in ('transfer+augment', 'transfer+augment bn_eval', 'transfer+augment freeze_epochs=5',
                                                            'transfer+augment mixup', 'transfer+augment lr=2.5e-3')],
@@ -45,7 +50,9 @@ PLANS = {'targets': PLAN, 'levers': [(c, 10, 64) for c in ('transfer+augment', '
          'mixup-vae': [(c, 10, 64) for c in ('all', 'all mixup')],  # at 64 px with the VAE: is it the size or the VAE? (validation only)
          'mixup-100': [(c, 100, 64) for c in ('transfer+augment', 'transfer+augment mixup')],  # does it help at 100/class too? (validation only)
          'archs': [(c, 10, 64) for c in ('transfer+augment lite2', 'transfer+augment lite1')],  # a larger backbone, against 'transfer+augment' of `levers`
-         'archs-100': [('transfer+augment lite2', 100, 64)]}  # the chosen one at 100/class, against 'transfer+augment' of `mixup-100` (validation only)
+         'archs-100': [('transfer+augment lite2', 100, 64)],  # the chosen one at 100/class, against 'transfer+augment' of `mixup-100`
+         'gpu-levers': [('transfer+augment freeze_epochs=5', 100, 224), ('transfer+augment', 100, 224), ('all freeze_epochs=5', 10, 160),
+                        ('all', 10, 160), ('transfer+augment freeze_epochs=5', 10, 160)]}  # the longest first: they pack the workers best  # the chosen one at 100/class, against 'transfer+augment' of `mixup-100` (validation only)
 LEVERS = ('bn_eval', 'freeze_epochs')  # applied by `levers_applied`; 'mixup' is `fit_and_score`'s own argument
 
 
@@ -71,6 +78,29 @@ def levers_applied(levers:dict):
     return stack
 
 
+TTA_PASSES = (4, 8)  # augmented passes scored; fastai's `Learner.tta` blends their mean 3:1 with the plain pass
+
+
+def tta_scored(learn, n_test:int) -> dict:
+    "Accuracies on the test split (the first `n_test` validation items) and the rest: plain, and with each of `TTA_PASSES` augmented passes"
+    import torch
+    from smallfast import bench
+    passes, get_preds = [], learn.get_preds
+    def recorded(*args, **kwargs):
+        preds = get_preds(*args, **kwargs); passes.append(preds); return preds
+    learn.get_preds = recorded  # `Learner.tta` calls it once a pass, the plain pass last
+    try:
+        with learn.no_bar(), learn.no_logging(): bench._right(learn, max(TTA_PASSES))
+    finally: del learn.get_preds
+    assert len(passes) == max(TTA_PASSES) + 1, len(passes)
+    plain, targs = passes[-1]
+    def split(preds):
+        right = (preds.argmax(-1) == targs).float()
+        return float(right[:n_test].mean()), float(right[n_test:].mean())
+    blended = {n: torch.lerp(torch.stack([p for p, _ in passes[:n]]).mean(0), plain, 0.25) for n in TTA_PASSES}
+    return {'': split(plain), **{'_tta' + ('' if n == 4 else str(n)): split(preds) for n, preds in blended.items()}}
+
+
 def one_run(args):
     "Train `config` on the bench subset (`shots`, `seed`) at `size`; accuracies on the validation split and the test set"
     config, shots, size, seed, device, tiny, val_only = args
@@ -91,9 +121,8 @@ def one_run(args):
     with levers_applied(levers):
         learn = bench._trained(bench._with_valid(sub, valid), 'discriminative', aug, vae, epochs, size, bs, lr, lr_mult, device=device, mixup=mixup, arch=arch)
     rec = dict(config=config, shots=shots, size=size, seed=seed, epochs=epochs, lr=lr, lr_mult=lr_mult, bs=bs, **levers, **({} if mixup is None else dict(mixup=mixup)), **({} if arch == 'efficientnet_lite0' else dict(arch=arch)))
-    for suffix, tta in [('', False)] + ([('_tta', True)] if aug is not None else []):
-        rec['test' + suffix], rec['val' + suffix] = bench._scored(learn, len(sub.y_test), tta, has_valid=True)
-        if val_only: rec['test' + suffix] = None  # the test set was left out
+    scores = {'': bench._scored(learn, len(sub.y_test), has_valid=True)} if aug is None else tta_scored(learn, len(sub.y_test))
+    for suffix, (test, val) in scores.items(): rec['test' + suffix], rec['val' + suffix] = None if val_only else test, val  # val_only: the test set was left out
     rec.update(seconds=round(time.time() - t0, 1), device=str(device), torch=torch.__version__)
     return rec
 
@@ -135,7 +164,8 @@ def main():
             with out.open('a') as f: f.write(json.dumps(rec) + '\n')
             print(f"[{time.time() - t0:.0f}s] {rec['config']} @{rec['shots']} {rec['size']}px seed {rec['seed']}: "
                   f"val {rec['val']:.4f} val_tta {rec.get('val_tta') or float('nan'):.4f} test {rec['test'] or float('nan'):.4f} "
-                  f"test_tta {rec.get('test_tta') or float('nan'):.4f} ({rec['seconds']} s)", flush=True)
+                  f"test_tta {rec.get('test_tta') or float('nan'):.4f} val_tta8 {rec.get('val_tta8') or float('nan'):.4f} "
+                  f"test_tta8 {rec.get('test_tta8') or float('nan'):.4f} ({rec['seconds']} s)", flush=True)
             if time.time() - t0 > a.deadline: print("deadline: stopping; finished runs are kept", flush=True); pool.terminate(); break
 
 
