@@ -52,7 +52,8 @@ PLANS = {'targets': PLAN, 'levers': [(c, 10, 64) for c in ('transfer+augment', '
          'archs': [(c, 10, 64) for c in ('transfer+augment lite2', 'transfer+augment lite1')],  # a larger backbone, against 'transfer+augment' of `levers`
          'archs-100': [('transfer+augment lite2', 100, 64)],  # the chosen one at 100/class, against 'transfer+augment' of `mixup-100`
          'gpu-levers': [('transfer+augment freeze_epochs=5', 100, 224), ('transfer+augment', 100, 224), ('all freeze_epochs=5', 10, 160),
-                        ('all', 10, 160), ('transfer+augment freeze_epochs=5', 10, 160)]}  # the longest first: they pack the workers best  # the chosen one at 100/class, against 'transfer+augment' of `mixup-100` (validation only)
+                        ('all', 10, 160), ('transfer+augment freeze_epochs=5', 10, 160)],  # the longest first: they pack the workers best
+         'gpu-tta': [('transfer+augment', 100, 224), ('all', 10, 160), ('all', 10, 128)]}  # with --tta-passes 4,8,16: more passes, and 128 px  # the chosen one at 100/class, against 'transfer+augment' of `mixup-100` (validation only)
 LEVERS = ('bn_eval', 'freeze_epochs')  # applied by `levers_applied`; 'mixup' is `fit_and_score`'s own argument
 
 
@@ -78,7 +79,7 @@ def levers_applied(levers:dict):
     return stack
 
 
-TTA_PASSES = (4, 8)  # augmented passes scored; fastai's `Learner.tta` blends their mean 3:1 with the plain pass
+TTA_PASSES = (4, 8)  # augmented passes scored (--tta-passes); fastai's `Learner.tta` blends their mean 3:1 with the plain pass
 
 
 def tta_scored(learn, n_test:int) -> dict:
@@ -103,7 +104,8 @@ def tta_scored(learn, n_test:int) -> dict:
 
 def one_run(args):
     "Train `config` on the bench subset (`shots`, `seed`) at `size`; accuracies on the validation split and the test set"
-    config, shots, size, seed, device, tiny, val_only = args
+    config, shots, size, seed, device, tiny, val_only, passes = args
+    global TTA_PASSES; TTA_PASSES = passes
     import torch
     from dataclasses import replace
     from fastai.torch_core import set_seed
@@ -153,10 +155,12 @@ def main():
     p.add_argument('--deadline', type=float, default=480); p.add_argument('--device', default='cuda')
     p.add_argument('--seeds', type=int, default=3); p.add_argument('--tiny', action='store_true')
     p.add_argument('--plan', choices=PLANS, default='targets'); p.add_argument('--val-only', action='store_true', help="score the validation split only")
+    p.add_argument('--tta-passes', default='4,8', help="numbers of augmented passes to score, from one set of max(N) passes")
     a = p.parse_args(); t0 = time.time(); out = Path(a.out)
     done = {(r['config'], r['shots'], r['size'], r['seed']) for r in map(json.loads, out.read_text().splitlines())} if out.exists() else set()
     plan = PLANS[a.plan][:3] if a.tiny else PLANS[a.plan]
-    todo = [(c, s, z, seed, a.device, a.tiny, a.val_only) for c, s, z in plan for seed in range(a.seeds) if (c, s, z, seed) not in done]
+    passes = tuple(sorted({4, *map(int, a.tta_passes.split(','))}))  # 4: fastai's default, recorded as val_tta/test_tta
+    todo = [(c, s, z, seed, a.device, a.tiny, a.val_only, passes) for c, s, z in plan for seed in range(a.seeds) if (c, s, z, seed) not in done]
     print(f"{len(todo)} runs on {a.workers} workers ({len(done)} done already)", flush=True)
     with mp.get_context('spawn').Pool(a.workers, initializer=init, initargs=(a.tiny, a.workers)) as pool:
         for rec in pool.imap_unordered(safe_run, todo):
@@ -165,7 +169,8 @@ def main():
             print(f"[{time.time() - t0:.0f}s] {rec['config']} @{rec['shots']} {rec['size']}px seed {rec['seed']}: "
                   f"val {rec['val']:.4f} val_tta {rec.get('val_tta') or float('nan'):.4f} test {rec['test'] or float('nan'):.4f} "
                   f"test_tta {rec.get('test_tta') or float('nan'):.4f} val_tta8 {rec.get('val_tta8') or float('nan'):.4f} "
-                  f"test_tta8 {rec.get('test_tta8') or float('nan'):.4f} ({rec['seconds']} s)", flush=True)
+                  f"test_tta8 {rec.get('test_tta8') or float('nan'):.4f} val_tta16 {rec.get('val_tta16') or float('nan'):.4f} "
+                  f"test_tta16 {rec.get('test_tta16') or float('nan'):.4f} ({rec['seconds']} s)", flush=True)
             if time.time() - t0 > a.deadline: print("deadline: stopping; finished runs are kept", flush=True); pool.terminate(); break
 
 
