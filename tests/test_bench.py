@@ -31,6 +31,7 @@ def image_classes(root, counts:dict, size=8):
     (['--mixup', '0'], "--mixup=0.0: MixUp's alpha must be a positive number (0.4 is fastai's default)"),
     (['--mixup', '-0.4'], "--mixup=-0.4: MixUp's alpha must be a positive number"),
     (['--arch', 'efficientnet_lite7'], "--arch: unknown arch 'efficientnet_lite7': did you mean efficientnet_lite2"),
+    (['--tta-passes', '0'], "--tta-passes=0: give a number of augmented passes, a positive integer"),
     (['--valid', '100000'], "--valid 100000: class '")])  # more than any class can spare, named with what it has
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
     r = bench(*args, '--out', tmp_path/'out')
@@ -132,6 +133,17 @@ def test_arch_reruns_only_the_transfer_techniques(tmp_path):
     assert [(x['technique'], x.get('arch')) for x in recs] == [('baseline', None), ('transfer', 'efficientnet_lite0'), ('transfer', 'efficientnet_lite2')]
     assert 'transfer from efficientnet_lite2' in (tmp_path/'out'/'results.md').read_text()
     assert bench(*args, '--arch', 'efficientnet_lite2').stdout.count('2 of 2 runs already in') == 1  # and resumes
+
+def test_tta_passes_rerun_only_the_tta_techniques(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
+    args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', 'augment,augment+tta', '--epochs', '1', '--device', 'cpu', '--out', tmp_path/'out']
+    assert bench(*args).returncode == 0
+    r = bench(*args, '--tta-passes', '8')
+    assert r.returncode == 0 and '1 of 2 runs already in' in r.stdout, r.stdout + r.stderr
+    recs = json.loads((tmp_path/'out'/'results.json').read_text())
+    assert [(x['technique'], x.get('tta_passes')) for x in recs] == [('augment', None), ('augment+tta', 4), ('augment+tta', 8)]
+    assert '8 test-time passes' in (tmp_path/'out'/'results.md').read_text()
+    assert bench(*args, '--tta-passes', '8').stdout.count('2 of 2 runs already in') == 1  # and resumes
 
 def test_tta_technique_joins_a_finished_grid(tmp_path):
     data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
