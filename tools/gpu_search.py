@@ -5,7 +5,7 @@ twice: on a validation split of 200 training images per class that no bench subs
 full test set; configurations that augment are also scored with test-time augmentation. The choice of a configuration
 is made on the validation scores only; the test scores of the chosen one are what gets reported.
 
-    python tools/gpu_search.py --out search.jsonl --workers 12 --deadline 480 [--device cuda] [--tiny] [--plan targets|levers|mixup-128px|mixup-vae|mixup-100|archs|archs-100|gpu-levers] [--val-only]
+    python tools/gpu_search.py --out search.jsonl --workers 12 --deadline 480 [--device cuda] [--tiny] [--plan targets|levers|mixup-128px|mixup-vae|mixup-100|archs|archs-100|gpu-levers|gpu-tta] [--val-only] [--tta-passes 8,16]
 
 `--plan levers --val-only` pilots training levers the bench does not expose (frozen BatchNorm statistics, a longer frozen
 phase, MixUp, a lower learning rate) at 64 px on a CPU, scored on the validation split only; `--plan mixup-128px` takes
@@ -15,8 +15,9 @@ the chosen one to 128 px, scored on both; `--plan mixup-vae --val-only` runs `al
 `--plan archs-100 --val-only` asks the same of Lite2 at 100 per class.
 `--plan gpu-levers` (a GPU) takes the longer frozen phase (the one untested lever of the CPU pilot) to the best settings
 found so far, `transfer+augment` at 224 px for 100/class and `all` at 160 px for 10/class, beside their plain versions.
-Augmenting configurations are scored with 8 augmented passes as well as fastai's 4 (`val_tta8`, `test_tta8`: the same
-network, the first 4 of the 8 passes give `val_tta`/`test_tta`). The workers share the machine's cores (1 worker on a 2-core CPU: 2 threads).
+`--plan gpu-tta --tta-passes 8,16` trains the two plain ones again, and `all` at 128 px for 10/class.
+Augmenting configurations are scored with fastai's 4 augmented passes and with each number in `--tta-passes` (default 8),
+all from one set of passes over the same network (`val_tta`/`test_tta` for 4, `val_tta8`/`test_tta8` for 8...). The workers share the machine's cores (1 worker on a 2-core CPU: 2 threads).
 
 Each finished run is appended to `--out` at once; runs already there are skipped, so a rerun continues.
 """
@@ -40,9 +41,8 @@ PLAN += [(c, s, 224) for c in ('transfer lr=2.5e-3', 'transfer bs=16') for s in 
 # Levers beyond the bench's settings, piloted on a CPU at 64 px (`--plan levers --val-only`); each is applied by `levers_applied`
 CONFIGS.update({'transfer+augment bn_eval': dict(AUG, bn_eval=True), 'transfer+augment freeze_epochs=5': dict(AUG, freeze_epochs=5),
                 'transfer+augment mixup': dict(AUG, mixup=0.4), 'transfer+augment lr=2.5e-3': dict(AUG, lr=2.5e-3),
-                'all mixup': dict(VAE, mixup=0.4)})
+                'all mixup': dict(VAE, mixup=0.4), 'all freeze_epochs=5': dict(VAE, freeze_epochs=5)})
 # Larger offline backbones (EfficientNet-Lite1/2 from their PyPI packages), piloted like the levers (`--plan archs --val-only`)
-CONFIGS['all freeze_epochs=5'] = dict(VAE, freeze_epochs=5)
 CONFIGS.update({f'transfer+augment lite{i}': dict(AUG, arch=f'efficientnet_lite{i}') for i in (1, 2)})
 PLANS = {'targets': PLAN, 'levers': [(c, 10, 64) for c in ('transfer+augment', 'transfer+augment bn_eval', 'transfer+augment freeze_epochs=5',
                                                            'transfer+augment mixup', 'transfer+augment lr=2.5e-3')],
@@ -50,10 +50,10 @@ PLANS = {'targets': PLAN, 'levers': [(c, 10, 64) for c in ('transfer+augment', '
          'mixup-vae': [(c, 10, 64) for c in ('all', 'all mixup')],  # at 64 px with the VAE: is it the size or the VAE? (validation only)
          'mixup-100': [(c, 100, 64) for c in ('transfer+augment', 'transfer+augment mixup')],  # does it help at 100/class too? (validation only)
          'archs': [(c, 10, 64) for c in ('transfer+augment lite2', 'transfer+augment lite1')],  # a larger backbone, against 'transfer+augment' of `levers`
-         'archs-100': [('transfer+augment lite2', 100, 64)],  # the chosen one at 100/class, against 'transfer+augment' of `mixup-100`
+         'archs-100': [('transfer+augment lite2', 100, 64)],  # the chosen one at 100/class, against 'transfer+augment' of `mixup-100` (validation only)
          'gpu-levers': [('transfer+augment freeze_epochs=5', 100, 224), ('transfer+augment', 100, 224), ('all freeze_epochs=5', 10, 160),
                         ('all', 10, 160), ('transfer+augment freeze_epochs=5', 10, 160)],  # the longest first: they pack the workers best
-         'gpu-tta': [('transfer+augment', 100, 224), ('all', 10, 160), ('all', 10, 128)]}  # with --tta-passes 4,8,16: more passes, and 128 px  # the chosen one at 100/class, against 'transfer+augment' of `mixup-100` (validation only)
+         'gpu-tta': [('transfer+augment', 100, 224), ('all', 10, 160), ('all', 10, 128)]}  # with --tta-passes 8,16: more passes, and 128 px
 LEVERS = ('bn_eval', 'freeze_epochs')  # applied by `levers_applied`; 'mixup' is `fit_and_score`'s own argument
 
 
@@ -79,11 +79,8 @@ def levers_applied(levers:dict):
     return stack
 
 
-TTA_PASSES = (4, 8)  # augmented passes scored (--tta-passes); fastai's `Learner.tta` blends their mean 3:1 with the plain pass
-
-
-def tta_scored(learn, n_test:int) -> dict:
-    "Accuracies on the test split (the first `n_test` validation items) and the rest: plain, and with each of `TTA_PASSES` augmented passes"
+def tta_scored(learn, n_test:int, tta_passes:tuple) -> dict:
+    "Accuracies on the test split (the first `n_test` validation items) and the rest: plain, and with each number of augmented passes in `tta_passes`"
     import torch
     from smallfast import bench
     passes, get_preds = [], learn.get_preds
@@ -91,21 +88,20 @@ def tta_scored(learn, n_test:int) -> dict:
         preds = get_preds(*args, **kwargs); passes.append(preds); return preds
     learn.get_preds = recorded  # `Learner.tta` calls it once a pass, the plain pass last
     try:
-        with learn.no_bar(), learn.no_logging(): bench._right(learn, max(TTA_PASSES))
+        with learn.no_bar(), learn.no_logging(): bench._right(learn, max(tta_passes))
     finally: del learn.get_preds
-    assert len(passes) == max(TTA_PASSES) + 1, len(passes)
+    assert len(passes) == max(tta_passes) + 1, len(passes)
     plain, targs = passes[-1]
     def split(preds):
         right = (preds.argmax(-1) == targs).float()
         return float(right[:n_test].mean()), float(right[n_test:].mean())
-    blended = {n: torch.lerp(torch.stack([p for p, _ in passes[:n]]).mean(0), plain, 0.25) for n in TTA_PASSES}
+    blended = {n: torch.lerp(torch.stack([p for p, _ in passes[:n]]).mean(0), plain, 0.25) for n in tta_passes}  # as `Learner.tta` blends them
     return {'': split(plain), **{'_tta' + ('' if n == 4 else str(n)): split(preds) for n, preds in blended.items()}}
 
 
 def one_run(args):
     "Train `config` on the bench subset (`shots`, `seed`) at `size`; accuracies on the validation split and the test set"
-    config, shots, size, seed, device, tiny, val_only, passes = args
-    global TTA_PASSES; TTA_PASSES = passes
+    config, shots, size, seed, device, tiny, val_only, tta_passes = args
     import torch
     from dataclasses import replace
     from fastai.torch_core import set_seed
@@ -123,7 +119,7 @@ def one_run(args):
     with levers_applied(levers):
         learn = bench._trained(bench._with_valid(sub, valid), 'discriminative', aug, vae, epochs, size, bs, lr, lr_mult, device=device, mixup=mixup, arch=arch)
     rec = dict(config=config, shots=shots, size=size, seed=seed, epochs=epochs, lr=lr, lr_mult=lr_mult, bs=bs, **levers, **({} if mixup is None else dict(mixup=mixup)), **({} if arch == 'efficientnet_lite0' else dict(arch=arch)))
-    scores = {'': bench._scored(learn, len(sub.y_test), has_valid=True)} if aug is None else tta_scored(learn, len(sub.y_test))
+    scores = {'': bench._scored(learn, len(sub.y_test), has_valid=True)} if aug is None else tta_scored(learn, len(sub.y_test), tta_passes)
     for suffix, (test, val) in scores.items(): rec['test' + suffix], rec['val' + suffix] = None if val_only else test, val  # val_only: the test set was left out
     rec.update(seconds=round(time.time() - t0, 1), device=str(device), torch=torch.__version__)
     return rec
@@ -155,22 +151,19 @@ def main():
     p.add_argument('--deadline', type=float, default=480); p.add_argument('--device', default='cuda')
     p.add_argument('--seeds', type=int, default=3); p.add_argument('--tiny', action='store_true')
     p.add_argument('--plan', choices=PLANS, default='targets'); p.add_argument('--val-only', action='store_true', help="score the validation split only")
-    p.add_argument('--tta-passes', default='4,8', help="numbers of augmented passes to score, from one set of max(N) passes")
+    p.add_argument('--tta-passes', default='8', help="numbers of augmented passes to score besides 4, comma separated, all from one set of passes")
     a = p.parse_args(); t0 = time.time(); out = Path(a.out)
     done = {(r['config'], r['shots'], r['size'], r['seed']) for r in map(json.loads, out.read_text().splitlines())} if out.exists() else set()
     plan = PLANS[a.plan][:3] if a.tiny else PLANS[a.plan]
-    passes = tuple(sorted({4, *map(int, a.tta_passes.split(','))}))  # 4: fastai's default, recorded as val_tta/test_tta
-    todo = [(c, s, z, seed, a.device, a.tiny, a.val_only, passes) for c, s, z in plan for seed in range(a.seeds) if (c, s, z, seed) not in done]
+    tta_passes = tuple(sorted({4, *map(int, a.tta_passes.split(','))}))  # 4: fastai's default, recorded as val_tta/test_tta
+    todo = [(c, s, z, seed, a.device, a.tiny, a.val_only, tta_passes) for c, s, z in plan for seed in range(a.seeds) if (c, s, z, seed) not in done]
     print(f"{len(todo)} runs on {a.workers} workers ({len(done)} done already)", flush=True)
     with mp.get_context('spawn').Pool(a.workers, initializer=init, initargs=(a.tiny, a.workers)) as pool:
         for rec in pool.imap_unordered(safe_run, todo):
             if 'error' in rec: print(f"[{time.time() - t0:.0f}s] failed: {rec}", flush=True); continue
             with out.open('a') as f: f.write(json.dumps(rec) + '\n')
-            print(f"[{time.time() - t0:.0f}s] {rec['config']} @{rec['shots']} {rec['size']}px seed {rec['seed']}: "
-                  f"val {rec['val']:.4f} val_tta {rec.get('val_tta') or float('nan'):.4f} test {rec['test'] or float('nan'):.4f} "
-                  f"test_tta {rec.get('test_tta') or float('nan'):.4f} val_tta8 {rec.get('val_tta8') or float('nan'):.4f} "
-                  f"test_tta8 {rec.get('test_tta8') or float('nan'):.4f} val_tta16 {rec.get('val_tta16') or float('nan'):.4f} "
-                  f"test_tta16 {rec.get('test_tta16') or float('nan'):.4f} ({rec['seconds']} s)", flush=True)
+            scores = ' '.join(f"{k} {v:.4f}" for k, v in rec.items() if k.startswith(('val', 'test')) and v is not None)
+            print(f"[{time.time() - t0:.0f}s] {rec['config']} @{rec['shots']} {rec['size']}px seed {rec['seed']}: {scores} ({rec['seconds']} s)", flush=True)
             if time.time() - t0 > a.deadline: print("deadline: stopping; finished runs are kept", flush=True); pool.terminate(); break
 
 
