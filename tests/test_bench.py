@@ -113,37 +113,21 @@ def test_no_flip_reruns_only_the_augmenting_techniques(tmp_path):
     recs = json.loads((tmp_path/'out'/'results.json').read_text())
     assert [(x['technique'], x['flip']) for x in recs] == [('baseline', True), ('augment', True), ('augment', False)]
 
-def test_mixup_reruns_only_the_augmenting_techniques(tmp_path):
-    data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
-    args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', 'baseline,augment', '--epochs', '1', '--device', 'cpu', '--out', tmp_path/'out']
-    assert bench(*args).returncode == 0
-    r = bench(*args, '--mixup', '0.4')
-    assert r.returncode == 0 and '1 of 2 runs already in' in r.stdout, r.stdout + r.stderr
-    recs = json.loads((tmp_path/'out'/'results.json').read_text())
-    assert [(x['technique'], x.get('mixup')) for x in recs] == [('baseline', None), ('augment', None), ('augment', 0.4)]
-    assert bench(*args, '--mixup', '0.4').stdout.count('2 of 2 runs already in') == 1  # and resumes
-
-def test_arch_reruns_only_the_transfer_techniques(tmp_path):
+@pytest.mark.parametrize('techniques, option, value, field, recorded, report', [
+    ('baseline,augment', '--mixup', '0.4', 'mixup', [('baseline', None), ('augment', None), ('augment', 0.4)], None),  # MixUp: the augmenting techniques
+    ('baseline,transfer', '--arch', 'efficientnet_lite2', 'arch',  # the network: the transfer techniques
+     [('baseline', None), ('transfer', 'efficientnet_lite0'), ('transfer', 'efficientnet_lite2')], 'transfer from efficientnet_lite2'),
+    ('augment,augment+tta', '--tta-passes', '8', 'tta_passes', [('augment', None), ('augment+tta', 4), ('augment+tta', 8)], '8 test-time passes')])  # the +tta ones
+def test_an_option_reruns_only_the_techniques_it_changes(tmp_path, techniques, option, value, field, recorded, report):
     data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6}, size=32)
-    args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', 'baseline,transfer', '--epochs', '2', '--size', '32', '--device', 'cpu', '--out', tmp_path/'out']
+    args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', techniques, '--epochs', '2', '--size', '32', '--device', 'cpu', '--out', tmp_path/'out']
     assert bench(*args).returncode == 0
-    r = bench(*args, '--arch', 'efficientnet_lite2')
+    r = bench(*args, option, value)
     assert r.returncode == 0 and '1 of 2 runs already in' in r.stdout, r.stdout + r.stderr
     recs = json.loads((tmp_path/'out'/'results.json').read_text())
-    assert [(x['technique'], x.get('arch')) for x in recs] == [('baseline', None), ('transfer', 'efficientnet_lite0'), ('transfer', 'efficientnet_lite2')]
-    assert 'transfer from efficientnet_lite2' in (tmp_path/'out'/'results.md').read_text()
-    assert bench(*args, '--arch', 'efficientnet_lite2').stdout.count('2 of 2 runs already in') == 1  # and resumes
-
-def test_tta_passes_rerun_only_the_tta_techniques(tmp_path):
-    data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
-    args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', 'augment,augment+tta', '--epochs', '1', '--device', 'cpu', '--out', tmp_path/'out']
-    assert bench(*args).returncode == 0
-    r = bench(*args, '--tta-passes', '8')
-    assert r.returncode == 0 and '1 of 2 runs already in' in r.stdout, r.stdout + r.stderr
-    recs = json.loads((tmp_path/'out'/'results.json').read_text())
-    assert [(x['technique'], x.get('tta_passes')) for x in recs] == [('augment', None), ('augment+tta', 4), ('augment+tta', 8)]
-    assert '8 test-time passes' in (tmp_path/'out'/'results.md').read_text()
-    assert bench(*args, '--tta-passes', '8').stdout.count('2 of 2 runs already in') == 1  # and resumes
+    assert [(x['technique'], x.get(field)) for x in recs] == recorded
+    if report: assert report in (tmp_path/'out'/'results.md').read_text()
+    assert bench(*args, option, value).stdout.count('2 of 2 runs already in') == 1  # and resumes
 
 def test_tta_technique_joins_a_finished_grid(tmp_path):
     data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
