@@ -317,7 +317,7 @@ def run_bench(data:SmallData, # The dataset: subsets of its training split train
     done = {_key(r) for r in records}
     grid = [dict(technique=t, shots=n, seed=s, epochs=run_epochs(t, n, epochs), size=size, test_n=len(data.x_test), data=data_name, vae_steps=vae_steps, valid=valid,
                  flip=flip or 'aug' not in _settings(t), mixup=mixup if 'aug' in _settings(t) else None)  # flips and MixUp change only the augmenting techniques' runs
-            | (dict(arch=arch) if _transfers(t) else {})  # the network only the transfer techniques'
+            | (dict(arch=arch, weights_layout='channels_last') if _transfers(t) else {})  # the network only the transfer techniques' (`transfer_learner` keeps its weights channels-last)
             | (dict(tta_passes=tta_passes) if t.endswith(TTA) else {})  # and the test-time passes only the '+tta' ones'
             for n in shots for s in range(seeds) for t in techniques]
     todo, start, finished = [g for g in grid if _key(g) not in done], time.perf_counter(), 0

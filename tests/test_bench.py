@@ -129,6 +129,16 @@ def test_an_option_reruns_only_the_techniques_it_changes(tmp_path, techniques, o
     if report: assert report in (tmp_path/'out'/'results.md').read_text()
     assert bench(*args, option, value).stdout.count('2 of 2 runs already in') == 1  # and resumes
 
+def test_transfer_records_name_the_weights_layout_and_older_records_still_count(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6}, size=32)
+    args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', 'baseline,transfer', '--epochs', '2', '--size', '32', '--device', 'cpu', '--out', tmp_path/'out']
+    assert bench(*args).returncode == 0
+    results = tmp_path/'out'/'results.json'
+    recs = json.loads(results.read_text())
+    assert [(x['technique'], x.get('weights_layout')) for x in recs] == [('baseline', None), ('transfer', 'channels_last')]
+    results.write_text(json.dumps([{k: v for k, v in x.items() if k != 'weights_layout'} for x in recs]))  # as written before the field
+    assert '2 of 2 runs already in' in bench(*args).stdout  # kept, not rerun
+
 def test_tta_technique_joins_a_finished_grid(tmp_path):
     data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
     args = ['--data', data, '--shots', '2', '--seeds', '1', '--epochs', '1', '--device', 'cpu', '--out', tmp_path/'out']
