@@ -5,7 +5,7 @@ twice: on a validation split of 200 training images per class that no bench subs
 full test set; configurations that augment are also scored with test-time augmentation. The choice of a configuration
 is made on the validation scores only; the test scores of the chosen one are what gets reported.
 
-    python tools/gpu_search.py --out search.jsonl --workers 12 --deadline 480 [--device cuda] [--tiny] [--plan targets|levers|mixup-128px|mixup-vae|mixup-100|archs|archs-100|gpu-levers|gpu-tta] [--val-only] [--tta-passes 8,16,32]
+    python tools/gpu_search.py --out search.jsonl --workers 12 [--deadline 480] [--device cuda] [--tiny] [--plan targets|levers|mixup-128px|mixup-vae|mixup-100|archs|archs-100|gpu-levers|gpu-tta|gpu-layout] [--val-only] [--tta-passes 8,16,32]
 
 `--plan levers --val-only` pilots training levers the bench does not expose (frozen BatchNorm statistics, a longer frozen
 phase, MixUp, a lower learning rate) at 64 px on a CPU, scored on the validation split only; `--plan mixup-128px` takes
@@ -155,7 +155,7 @@ def init(tiny, workers):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--out', default='search.jsonl'); p.add_argument('--workers', type=int, default=12)
-    p.add_argument('--deadline', type=float, default=480); p.add_argument('--device', default='cuda')
+    p.add_argument('--deadline', type=float, help="seconds after which the search stops when a run finishes (a lease's end); default none"); p.add_argument('--device', default='cuda')
     p.add_argument('--seeds', type=int, default=3); p.add_argument('--tiny', action='store_true')
     p.add_argument('--plan', choices=PLANS, default='targets'); p.add_argument('--val-only', action='store_true', help="score the validation split only")
     p.add_argument('--tta-passes', default='8', help="numbers of augmented passes to score besides 4, comma separated, all from one set of passes")
@@ -171,7 +171,7 @@ def main():
             with out.open('a') as f: f.write(json.dumps(rec) + '\n')
             scores = ' '.join(f"{k} {v:.4f}" for k, v in rec.items() if k.startswith(('val', 'test')) and v is not None)
             print(f"[{time.time() - t0:.0f}s] {rec['config']} @{rec['shots']} {rec['size']}px seed {rec['seed']}: {scores} ({rec['seconds']} s)", flush=True)
-            if time.time() - t0 > a.deadline: print("deadline: stopping; finished runs are kept", flush=True); pool.terminate(); break
+            if a.deadline is not None and time.time() - t0 > a.deadline: print("deadline: stopping; finished runs are kept", flush=True); pool.terminate(); break
 
 
 if __name__ == '__main__': main()
