@@ -1,6 +1,6 @@
 """One `transfer+augment` run end to end (training, then scoring with 4 test-time passes) with the weights in the default
-and in the channels-last memory format, on this machine's CPU: what `transfer_learner(channels_last=True)` saves in a
-whole run, where `channels_last_speed.py` times the network alone. First run 2026-11-28 on this machine's CPU.
+and in the channels-last memory format: what `transfer_learner(channels_last=True)` saves in a whole run, where
+`channels_last_speed.py` times the network alone. First run 2026-11-28 on this machine's CPU, then on a GPU (`--device cuda`).
 
     python tools/channels_last_run.py [--size 128] [--epochs 10] [--test-n 2000] [--layouts default,last] [--device cpu|cuda]
 
