@@ -5,11 +5,10 @@ the channels-last memory format; the operators that took the most time in each. 
     python tools/channels_last_profile.py [--epochs 3] [--size 128] [--rows 6]
 """
 import argparse, time
-from functools import partial
-from unittest.mock import patch
 from torch.profiler import profile, ProfilerActivity
 from fastai.torch_core import set_seed
-from smallfast import bench, transfer
+from smallfast import bench
+from gpu_search import levers_applied  # tools/: the channels_last lever, `bench` with the weights in either format
 from smallfast.data import fashion_mnist, subsample
 
 def main():
@@ -18,7 +17,7 @@ def main():
     a = p.parse_args()
     sub = subsample(fashion_mnist(), 10, 0)
     for channels_last in (False, True):
-        with patch.object(bench, 'recipe_learner', partial(transfer.recipe_learner, channels_last=channels_last)):
+        with levers_applied({'channels_last': channels_last}):
             set_seed(0); t0 = time.perf_counter()
             with profile(activities=[ProfilerActivity.CPU]) as prof: bench._trained(sub, 'discriminative', aug={}, epochs=a.epochs, size=a.size, device='cpu')
         print(f"channels_last={channels_last}: {time.perf_counter() - t0:.0f} s under the profiler", flush=True)

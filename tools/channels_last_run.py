@@ -8,10 +8,9 @@ The layouts run in the order given (`--layouts last,default` to see that the fir
 """
 import argparse, time
 from dataclasses import replace
-from functools import partial
-from unittest.mock import patch
 from fastai.torch_core import set_seed
-from smallfast import bench, transfer
+from smallfast import bench
+from gpu_search import levers_applied  # tools/: the channels_last lever, `bench` with the weights in either format
 from smallfast.data import fashion_mnist, subsample
 
 def main():
@@ -23,7 +22,7 @@ def main():
     sub = subsample(fashion_mnist(), 10, 0)
     sub = replace(sub, x_test=sub.x_test[:a.test_n], y_test=sub.y_test[:a.test_n])
     for channels_last in [{'default': False, 'last': True}[l] for l in a.layouts.split(',')]:
-        with patch.object(bench, 'recipe_learner', partial(transfer.recipe_learner, channels_last=channels_last)):
+        with levers_applied({'channels_last': channels_last}):
             set_seed(0); t0 = time.perf_counter()
             learn = bench._trained(sub, 'discriminative', aug={}, epochs=a.epochs, size=a.size, device=a.device)
             trained = time.perf_counter() - t0
