@@ -5,7 +5,7 @@ twice: on a validation split of 200 training images per class that no bench subs
 full test set; configurations that augment are also scored with test-time augmentation. The choice of a configuration
 is made on the validation scores only; the test scores of the chosen one are what gets reported.
 
-    python tools/gpu_search.py --out search.jsonl --workers 12 [--deadline 480] [--device cuda] [--tiny] [--plan targets|levers|mixup-128px|mixup-vae|mixup-100|archs|archs-100|gpu-levers|gpu-tta|gpu-layout] [--val-only] [--tta-passes 8,16,32]
+    python tools/gpu_search.py --out search.jsonl --workers 12 [--deadline 480] [--device cuda] [--tiny] [--plan targets|levers|mixup-128px|mixup-vae|mixup-100|archs|archs-100|gpu-levers|gpu-tta|gpu-layout|ensemble] [--val-only] [--tta-passes 8,16,32] [--save-preds DIR]
 
 `--plan levers --val-only` pilots training levers the bench does not expose (frozen BatchNorm statistics, a longer frozen
 phase, MixUp, a lower learning rate) at 64 px on a CPU, scored on the validation split only; `--plan mixup-128px` takes
@@ -17,6 +17,9 @@ the chosen one to 128 px, scored on both; `--plan mixup-vae --val-only` runs `al
 found so far, `transfer+augment` at 224 px for 100/class and `all` at 160 px for 10/class, beside their plain versions.
 `--plan gpu-tta --tta-passes 8,16` trains the two plain ones again, and `all` at 128 px for 10/class; `--tta-passes 8,16,32`
 (a second call, with channels-last weights) asks whether the doubling trend goes on.
+`--plan ensemble --tta-passes 4 --save-preds DIR` trains `all` at 128 px for 10/class twice on each subset (the second
+training from seed + 1000) and keeps each run's predicted probabilities in DIR; `tools/ensemble_scores.py DIR` averages
+the two trainings and scores the ensemble against each of them.
 Augmenting configurations are scored with fastai's 4 augmented passes and with each number in `--tta-passes` (default 8),
 all from one set of passes over the same network (`val_tta`/`test_tta` for 4, `val_tta8`/`test_tta8` for 8...). The workers share the machine's cores (1 worker on a 2-core CPU: 2 threads).
 
@@ -47,6 +50,8 @@ CONFIGS.update({'transfer+augment bn_eval': dict(AUG, bn_eval=True), 'transfer+a
 CONFIGS.update({f'transfer+augment lite{i}': dict(AUG, arch=f'efficientnet_lite{i}') for i in (1, 2)})
 # The weights' memory format: channels-last is `transfer_learner`'s default since 2026-11-28; 'contiguous' is the layout before it
 CONFIGS.update({'transfer+augment contiguous': dict(AUG, channels_last=False)})
+# A second member of an ensemble: the same subset, trained again from another seed (`tools/ensemble_scores.py` averages the members)
+CONFIGS.update({'all seed+1000': dict(VAE, seed_offset=1000)})
 PLANS = {'targets': PLAN, 'levers': [(c, 10, 64) for c in ('transfer+augment', 'transfer+augment bn_eval', 'transfer+augment freeze_epochs=5',
                                                            'transfer+augment mixup', 'transfer+augment lr=2.5e-3')],
          'mixup-128px': [('all mixup', 10, 128)],  # the lever chosen on validation, at the size of the best CPU result at 10/class
@@ -57,7 +62,8 @@ PLANS = {'targets': PLAN, 'levers': [(c, 10, 64) for c in ('transfer+augment', '
          'gpu-levers': [('transfer+augment freeze_epochs=5', 100, 224), ('transfer+augment', 100, 224), ('all freeze_epochs=5', 10, 160),
                         ('all', 10, 160), ('transfer+augment freeze_epochs=5', 10, 160)],  # the longest first: they pack the workers best
          'gpu-tta': [('transfer+augment', 100, 224), ('all', 10, 160), ('all', 10, 128)],  # with --tta-passes 8,16: more passes, and 128 px
-         'gpu-layout': [('transfer+augment', 100, 224), ('transfer+augment contiguous', 100, 224)]}  # the two memory formats in one call
+         'gpu-layout': [('transfer+augment', 100, 224), ('transfer+augment contiguous', 100, 224)],  # the two memory formats in one call
+         'ensemble': [('all', 10, 128), ('all seed+1000', 10, 128)]}  # two trainings of each subset, with --save-preds: averaged by tools/ensemble_scores.py
 LEVERS = ('bn_eval', 'freeze_epochs', 'channels_last')  # applied by `levers_applied`; 'mixup' is `fit_and_score`'s own argument
 
 
@@ -86,8 +92,8 @@ def levers_applied(levers:dict):
     return stack
 
 
-def tta_scored(learn, n_test:int, tta_passes:tuple) -> dict:
-    "Accuracies on the test split (the first `n_test` validation items) and the rest: plain, and with each number of augmented passes in `tta_passes`"
+def tta_preds(learn, tta_passes:tuple) -> tuple:
+    "Predicted probabilities of `learn`'s validation items, plain ('') and with each number of augmented passes in `tta_passes` ('_tta', '_tta8'...); and the targets"
     import torch
     from smallfast import bench
     passes, get_preds = [], learn.get_preds
@@ -99,16 +105,32 @@ def tta_scored(learn, n_test:int, tta_passes:tuple) -> dict:
     finally: del learn.get_preds
     assert len(passes) == max(tta_passes) + 1, len(passes)
     plain, targs = passes[-1]
-    def split(preds):
-        right = (preds.argmax(-1) == targs).float()
-        return float(right[:n_test].mean()), float(right[n_test:].mean())
     blended = {n: torch.lerp(torch.stack([p for p, _ in passes[:n]]).mean(0), plain, 0.25) for n in tta_passes}  # as `Learner.tta` blends them
-    return {'': split(plain), **{'_tta' + ('' if n == 4 else str(n)): split(preds) for n, preds in blended.items()}}
+    return {'': plain, **{'_tta' + ('' if n == 4 else str(n)): preds for n, preds in blended.items()}}, targs
+
+
+def split_accuracy(preds, targs, n_test:int) -> tuple:
+    "Accuracy of `preds` on the test split (the first `n_test` items) and on the rest (the validation split)"
+    right = (preds.argmax(-1) == targs).float()
+    return float(right[:n_test].mean()), float(right[n_test:].mean())
+
+
+def preds_file(folder, rec:dict) -> Path:
+    "Where `save_predictions` keeps the predictions of the run `rec`"
+    return Path(folder)/f"{rec['config'].replace(' ', '_')}-{rec['shots']}-{rec['size']}px-seed{rec['seed']}.npz"
+
+
+def save_predictions(folder, rec:dict, preds:dict, targs, n_test:int):
+    "The run's predicted probabilities (plain and each number of passes: float16) and targets, test split first, in `folder`"
+    import numpy as np
+    fn = preds_file(folder, rec); fn.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {k or 'plain': p.numpy().astype(np.float16) for k, p in preds.items()}
+    np.savez_compressed(fn, targets=targs.numpy().astype(np.int8), n_test=n_test, **arrays)
 
 
 def one_run(args):
     "Train `config` on the bench subset (`shots`, `seed`) at `size`; accuracies on the validation split and the test set"
-    config, shots, size, seed, device, tiny, val_only, tta_passes = args
+    config, shots, size, seed, device, tiny, val_only, tta_passes, save_preds = args
     import torch
     from dataclasses import replace
     from fastai.torch_core import set_seed
@@ -118,15 +140,19 @@ def one_run(args):
     sub = subsample(data, shots, seed)
     if tiny or val_only: sub = replace(sub, x_test=sub.x_test[:0 if val_only else 300], y_test=sub.y_test[:0 if val_only else 300])
     kw = dict(CONFIGS[config]); aug, vae = kw.pop('aug', None), kw.pop('vae', None)
-    levers, mixup, arch = {k: kw.pop(k) for k in LEVERS if k in kw}, kw.pop('mixup', None), kw.pop('arch', 'efficientnet_lite0')
+    levers, mixup, arch, seed_offset = {k: kw.pop(k) for k in LEVERS if k in kw}, kw.pop('mixup', None), kw.pop('arch', 'efficientnet_lite0'), kw.pop('seed_offset', 0)
     epochs = levers.get('freeze_epochs', 1) + 1 if tiny else bench.default_epochs('discriminative', shots, aug is not None)
     if tiny: size = 32  # a dry run of the script on a CPU
     bs, lr, lr_mult = kw.get('bs', 16 if shots * 10 <= 200 else 32), kw.get('lr', bench.DEFAULT_LR['discriminative']), kw.get('lr_mult', 3)
-    set_seed(seed); t0 = time.time()
+    set_seed(seed + seed_offset); t0 = time.time()
     with levers_applied(levers):
         learn = bench._trained(bench._with_valid(sub, valid), 'discriminative', aug, vae, epochs, size, bs, lr, lr_mult, device=device, mixup=mixup, arch=arch)
-    rec = dict(config=config, shots=shots, size=size, seed=seed, epochs=epochs, lr=lr, lr_mult=lr_mult, bs=bs, **levers, **({} if mixup is None else dict(mixup=mixup)), **({} if arch == 'efficientnet_lite0' else dict(arch=arch)))
-    scores = {'': bench._scored(learn, len(sub.y_test), has_valid=True)} if aug is None else tta_scored(learn, len(sub.y_test), tta_passes)
+    rec = dict(config=config, shots=shots, size=size, seed=seed, epochs=epochs, lr=lr, lr_mult=lr_mult, bs=bs, **levers, **({} if mixup is None else dict(mixup=mixup)), **({} if arch == 'efficientnet_lite0' else dict(arch=arch)), **({} if not seed_offset else dict(seed_offset=seed_offset)))
+    if aug is None: scores = {'': bench._scored(learn, len(sub.y_test), has_valid=True)}
+    else:
+        preds, targs = tta_preds(learn, tta_passes)
+        scores = {k: split_accuracy(p, targs, len(sub.y_test)) for k, p in preds.items()}
+        if save_preds: save_predictions(save_preds, rec, preds, targs, len(sub.y_test))
     for suffix, (test, val) in scores.items(): rec['test' + suffix], rec['val' + suffix] = None if val_only else test, val  # val_only: the test set was left out
     rec.update(seconds=round(time.time() - t0, 1), device=str(device), torch=torch.__version__)
     return rec
@@ -158,12 +184,13 @@ def main():
     p.add_argument('--deadline', type=float, help="seconds after which the search stops when a run finishes (a lease's end); default none"); p.add_argument('--device', default='cuda')
     p.add_argument('--seeds', type=int, default=3); p.add_argument('--tiny', action='store_true')
     p.add_argument('--plan', choices=PLANS, default='targets'); p.add_argument('--val-only', action='store_true', help="score the validation split only")
+    p.add_argument('--save-preds', help="folder that keeps each augmenting run's predicted probabilities (for tools/ensemble_scores.py)")
     p.add_argument('--tta-passes', default='8', help="numbers of augmented passes to score besides 4, comma separated, all from one set of passes")
     a = p.parse_args(); t0 = time.time(); out = Path(a.out)
     done = {(r['config'], r['shots'], r['size'], r['seed']) for r in map(json.loads, out.read_text().splitlines())} if out.exists() else set()
     plan = PLANS[a.plan][:3] if a.tiny else PLANS[a.plan]
     tta_passes = tuple(sorted({4, *map(int, a.tta_passes.split(','))}))  # 4: fastai's default, recorded as val_tta/test_tta
-    todo = [(c, s, z, seed, a.device, a.tiny, a.val_only, tta_passes) for c, s, z in plan for seed in range(a.seeds) if (c, s, z, seed) not in done]
+    todo = [(c, s, z, seed, a.device, a.tiny, a.val_only, tta_passes, a.save_preds) for c, s, z in plan for seed in range(a.seeds) if (c, s, z, seed) not in done]
     print(f"{len(todo)} runs on {a.workers} workers ({len(done)} done already)", flush=True)
     with mp.get_context('spawn').Pool(a.workers, initializer=init, initargs=(a.tiny, a.workers)) as pool:
         for rec in pool.imap_unordered(safe_run, todo):
