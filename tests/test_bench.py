@@ -32,6 +32,7 @@ def image_classes(root, counts:dict, size=8):
     (['--mixup', '-0.4'], "--mixup=-0.4: MixUp's alpha must be a positive number"),
     (['--arch', 'efficientnet_lite7'], "--arch: unknown arch 'efficientnet_lite7': did you mean efficientnet_lite2"),
     (['--tta-passes', '0'], "--tta-passes=0: give a number of augmented passes, a positive integer"),
+    (['--members', '0'], "--members=0: give a number of trainings to average, a positive integer"),
     (['--valid', '100000'], "--valid 100000: class '")])  # more than any class can spare, named with what it has
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
     r = bench(*args, '--out', tmp_path/'out')
@@ -117,7 +118,8 @@ def test_no_flip_reruns_only_the_augmenting_techniques(tmp_path):
     ('baseline,augment', '--mixup', '0.4', 'mixup', [('baseline', None), ('augment', None), ('augment', 0.4)], None),  # MixUp: the augmenting techniques
     ('baseline,transfer', '--arch', 'efficientnet_lite2', 'arch',  # the network: the transfer techniques
      [('baseline', None), ('transfer', 'efficientnet_lite0'), ('transfer', 'efficientnet_lite2')], 'transfer from efficientnet_lite2'),
-    ('augment,augment+tta', '--tta-passes', '8', 'tta_passes', [('augment', None), ('augment+tta', 4), ('augment+tta', 8)], '8 test-time passes')])  # the +tta ones
+    ('augment,augment+tta', '--tta-passes', '8', 'tta_passes', [('augment', None), ('augment+tta', 4), ('augment+tta', 8)], '8 test-time passes'),  # the +tta ones
+    ('logreg,baseline', '--members', '2', 'members', [('logreg', None), ('baseline', 1), ('baseline', 2)], 'ensembles of 2 trainings')])  # the deep ones
 def test_an_option_reruns_only_the_techniques_it_changes(tmp_path, techniques, option, value, field, recorded, report):
     data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6}, size=32)
     args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', techniques, '--epochs', '2', '--size', '32', '--device', 'cpu', '--out', tmp_path/'out']
