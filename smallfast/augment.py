@@ -7,7 +7,7 @@ Docs: https://smallfast.github.io/smallfast/augment.html.md"""
 # %% auto #0
 __all__ = ['STRENGTHS', 'check_images', 'check_range', 'RandomErasing', 'GaussianNoise', 'ShrinkBatch', 'GrowBatch', 'small_aug',
            'augmented_rows', 'show_rows', 'show_augmented', 'aug_explorer', 'per_item_tfms', 'PerItemImages',
-           'images_per_second', 'compare_throughput', 'augbench']
+           'images_per_second', 'compare_throughput']
 
 # %% ../nbs/02_augment.ipynb #8305ea18
 import json, os, statistics, time
@@ -264,35 +264,3 @@ def compare_throughput(size:int=64, rgb:bool=False, n:int=4096, bs:int=256, runs
     b, p, f = (images_per_second(dl, device, runs) for dl in (batch, per_item, one_interp))
     return dict(data=name, size=size, channels=3 if rgb else 1, batch=round(b), per_item=round(p), ratio=round(b / p, 2), fastai_size=round(f), device=device,
                 n=len(data.x_train), bs=bs, workers=workers, runs=runs, threads=torch.get_num_threads())
-
-# %% ../nbs/02_augment.ipynb #f8064421
-def _counts(text, name:str, lo:int=1) -> list:
-    "Comma-separated integers >= `lo` from `text`, or a clear error naming the argument `name`"
-    try: vals = [int(v) for v in str(text).split(',')]
-    except ValueError: raise ValueError(f"{name}={text!r} must be comma-separated whole numbers") from None
-    for v in vals: check_range(v, name, lo)
-    return vals
-
-# %% ../nbs/02_augment.ipynb #3b1a0229
-@call_parse
-def augbench(sizes:str='64,224', # Output sizes, comma separated
-             channels:str='1,3', # Channels to time, comma separated (3: grey images repeated to RGB)
-             n:int=4096, # Training images per pass
-             bs:int=256, # Batch size
-             runs:int=3, # Timed passes per way (median reported)
-             workers:int=2, # Worker processes of the per-item DataLoader
-             device:str=None, # 'cpu' or 'cuda'; default: the GPU when there is one
-             out:str=None # Append each result to this JSON-lines file
-            ):
-    "Compare augmentation throughput: smallfast batch transforms on the device against torchvision v2 per item"
-    sizes, chans = _counts(sizes, 'sizes'), _counts(channels, 'channels')
-    if set(chans) - {1, 3}: raise ValueError(f"channels={channels!r}: each must be 1 or 3")
-    for v, name in ((n, 'n'), (bs, 'bs'), (runs, 'runs')): check_range(v, name, 1)
-    check_range(workers, 'workers', 0)
-    print(f"{'size':>5} {'channels':>8} {'batch img/s':>12} {'per-item img/s':>15} {'ratio':>6} {'fastai size= img/s':>19}  device", flush=True)
-    for size in sizes:
-        for c in chans:
-            r = compare_throughput(size, c == 3, n, bs, runs, workers, device)
-            print(f"{size:>5} {c:>8} {r['batch']:>12} {r['per_item']:>15} {r['ratio']:>5.2f}x {r['fastai_size']:>19}  {r['device']}", flush=True)
-            if out:
-                with open(out, 'a') as f: f.write(json.dumps(r) + '\n')

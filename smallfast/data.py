@@ -8,8 +8,8 @@ Docs: https://smallfast.github.io/smallfast/data.html.md"""
 __all__ = ['IDX_FILES', 'FASHION_CLASSES', 'FASHION_DEBIAN', 'FASHION_URL', 'SmallData', 'read_idx', 'missing_idx_files',
            'idx_folder', 'cache_dir', 'download_idx', 'fashion_mnist', 'digits', 'image_array', 'image_folder',
            'balanced_idxs', 'subsample', 'ImageAt', 'LabelAt', 'GreyToRGB', 'check_size', 'resize_images',
-           'ResizeBatch', 'small_dsets', 'IndexBatchDL', 'small_dls', 'raw_batch', 'small_cnn', 'print_row',
-           'percent_mean_std', 'default_data', 'demo']
+           'ResizeBatch', 'small_dsets', 'IndexBatchDL', 'small_dls', 'raw_batch', 'small_cnn', 'percent_mean_std',
+           'default_data']
 
 # %% ../nbs/00_data.ipynb #fc90a1dd
 import gzip, os, shutil, struct, tempfile, urllib.request, warnings
@@ -434,11 +434,6 @@ def small_cnn(n_classes:int, # Number of classes
     convs = [ConvLayer(a, b, stride=1 if i == 0 else 2) for i, (a, b) in enumerate(zip(chans, chans[1:]))]
     return torch.nn.Sequential(*convs, torch.nn.AdaptiveAvgPool2d(1), Flatten(), torch.nn.Dropout(p), torch.nn.Linear(chans[-1], n_classes))
 
-# %% ../nbs/00_data.ipynb #047e773e
-def print_row(row:list):
-    "Print one row of fastai's training log (names, then numbers per epoch) in aligned columns"
-    print('  '.join(f'{v:>10.4f}' if isinstance(v, float) else f'{str(v):>10}' for v in row), flush=True)
-
 # %% ../nbs/00_data.ipynb #f7a10001
 def percent_mean_std(a) -> str:
     "Fractions `a` (a pandas Series or numpy array of accuracies) as 'mean ± std' in percent, to one decimal; the mean alone for one value"
@@ -450,25 +445,3 @@ def default_data() -> tuple:
     "(Fashion-MNIST, its name) when it is installed, else (scikit-learn's digits, a name that says so)"
     try: return fashion_mnist(), 'Fashion-MNIST'
     except FileNotFoundError: return digits(), 'digits (Fashion-MNIST is not installed)'
-
-# %% ../nbs/00_data.ipynb #d5ef1514
-@call_parse
-def demo(n_per_class:int=10, # Training images per class
-         epochs:int=30, # Training epochs
-         seed:int=0 # Seed of the subset and the training run
-        ):
-    "Train a small CNN on `n_per_class` images per class and print its test accuracy"
-    from fastai.learner import Learner
-    from fastai.metrics import accuracy
-    from fastai.torch_core import set_seed
-    import fastai.callback.schedule # adds `Learner.fit_one_cycle`
-    data, name = default_data()
-    data = subsample(data, n_per_class, seed)
-    print(f"{name}: {data}")
-    set_seed(seed)
-    learn = Learner(small_dls(data, bs=16), small_cnn(data.c, data.n_channels), metrics=accuracy)
-    learn.logger = print_row
-    with learn.no_bar():
-        learn.fit_one_cycle(epochs, 3e-3)
-        acc = learn.validate()[1]
-    print(f"test accuracy after {epochs} epochs on {n_per_class} images per class: {acc:.1%}")

@@ -33,6 +33,12 @@ def image_classes(root, counts:dict, size=8):
     (['--arch', 'efficientnet_lite7'], "--arch: unknown arch 'efficientnet_lite7': did you mean efficientnet_lite2"),
     (['--tta-passes', '0'], "--tta-passes=0: give a number of augmented passes, a positive integer"),
     (['--members', '0'], "--members=0: give a number of trainings to average, a positive integer"),
+    (['--epochs', '0'], '--epochs=0: give a number of epochs, a positive integer'),
+    (['--epochs', '1', '--techniques', 'transfer'], "--epochs=1 leaves no epoch to fine-tune 'discriminative'"),
+    (['--size', '0'], '--size=0: give an image size in pixels'),
+    (['--size', '100000'], '--size=100000: give an image size in pixels, from 8 to 1024'),
+    (['--test-n', '-2'], '--test-n=-2: give a positive number of test images'),
+    (['--device', 'cuda:7' if __import__('torch').cuda.is_available() else 'cuda'], 'cuda'),
     (['--valid', '100000'], "--valid 100000: class '")])  # more than any class can spare, named with what it has
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
     r = bench(*args, '--out', tmp_path/'out')
@@ -79,7 +85,7 @@ def test_full_command_writes_table_plot_and_resumes(tmp_path):
     assert r.returncode == 0, r.stderr
     out = tmp_path/'out'
     recs = json.loads((out/'results.json').read_text())
-    assert len(recs) == 16 and {'accuracy', 'seconds', 'torch', 'fastai', 'epochs', 'size'} <= set(recs[0])
+    assert len(recs) == 16 and {'accuracy', 'seconds', 'torch', 'fastai', 'config'} <= set(recs[0]) and recs[0]['config'] == {'epochs': 1}
     md = (out/'results.md').read_text()
     accuracies, gains = md.split('Points gained over baseline')
     assert '| 2/class |' in accuracies and accuracies.count('**') == 4  # one bold best per row
@@ -112,14 +118,14 @@ def test_no_flip_reruns_only_the_augmenting_techniques(tmp_path):
     r = bench(*args, '--no-flip')
     assert r.returncode == 0 and '1 of 2 runs already in' in r.stdout, r.stdout + r.stderr
     recs = json.loads((tmp_path/'out'/'results.json').read_text())
-    assert [(x['technique'], x['flip']) for x in recs] == [('baseline', True), ('augment', True), ('augment', False)]
+    assert [(x['technique'], x['config'].get('flip', True)) for x in recs] == [('baseline', True), ('augment', True), ('augment', False)]
 
 @pytest.mark.parametrize('techniques, option, value, field, recorded, report', [
     ('baseline,augment', '--mixup', '0.4', 'mixup', [('baseline', None), ('augment', None), ('augment', 0.4)], None),  # MixUp: the augmenting techniques
     ('baseline,transfer', '--arch', 'efficientnet_lite2', 'arch',  # the network: the transfer techniques
-     [('baseline', None), ('transfer', 'efficientnet_lite0'), ('transfer', 'efficientnet_lite2')], 'transfer from efficientnet_lite2'),
+     [('baseline', None), ('transfer', None), ('transfer', 'efficientnet_lite2')], 'transfer from efficientnet_lite2'),
     ('augment,augment+tta', '--tta-passes', '8', 'tta_passes', [('augment', None), ('augment+tta', 4), ('augment+tta', 8)], '8 test-time passes'),  # the +tta ones
-    ('logreg,baseline', '--members', '2', 'members', [('logreg', None), ('baseline', 1), ('baseline', 2)], 'ensembles of 2 trainings')])  # the deep ones
+    ('logreg,baseline', '--members', '2', 'members', [('logreg', None), ('baseline', None), ('baseline', 2)], 'ensembles of 2 trainings')])  # the deep ones
 def test_an_option_reruns_only_the_techniques_it_changes(tmp_path, techniques, option, value, field, recorded, report):
     data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6}, size=32)
     args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', techniques, '--epochs', '2', '--size', '32', '--device', 'cpu', '--out', tmp_path/'out']
@@ -127,7 +133,7 @@ def test_an_option_reruns_only_the_techniques_it_changes(tmp_path, techniques, o
     r = bench(*args, option, value)
     assert r.returncode == 0 and '1 of 2 runs already in' in r.stdout, r.stdout + r.stderr
     recs = json.loads((tmp_path/'out'/'results.json').read_text())
-    assert [(x['technique'], x.get(field)) for x in recs] == recorded
+    assert [(x['technique'], x['config'].get(field)) for x in recs] == recorded  # a field at its default is not written
     if report: assert report in (tmp_path/'out'/'results.md').read_text()
     assert bench(*args, option, value).stdout.count('2 of 2 runs already in') == 1  # and resumes
 
@@ -141,6 +147,20 @@ def test_transfer_records_name_the_weights_layout_and_older_records_still_count(
     results.write_text(json.dumps([{k: v for k, v in x.items() if k != 'weights_layout'} for x in recs]))  # as written before the field
     assert '2 of 2 runs already in' in bench(*args).stdout  # kept, not rerun
 
+def test_records_of_earlier_versions_still_count(tmp_path):
+    "A results file written before the run configuration: the options beside each record, not in `config`"
+    data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
+    args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', 'baseline,augment+tta,svm', '--epochs', '1', '--device', 'cpu', '--out', tmp_path/'out']
+    assert bench(*args).returncode == 0
+    results = tmp_path/'out'/'results.json'
+    old = []
+    for r in json.loads(results.read_text()):  # as the earlier version wrote them: every option at the top, `tta_passes` not yet recorded
+        c = r.pop('config')
+        old.append(r | dict(epochs=c.get('epochs', 0), size=64, vae_steps=None, flip=True, mixup=None) | ({} if r['technique'] == 'svm' else {'members': 1}))
+    results.write_text(json.dumps(old))
+    r = bench(*args)
+    assert r.returncode == 0 and '3 of 3 runs already in' in r.stdout, r.stdout + r.stderr
+
 def test_tta_technique_joins_a_finished_grid(tmp_path):
     data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
     args = ['--data', data, '--shots', '2', '--seeds', '1', '--epochs', '1', '--device', 'cpu', '--out', tmp_path/'out']
@@ -148,7 +168,7 @@ def test_tta_technique_joins_a_finished_grid(tmp_path):
     r = bench(*args, '--techniques', 'baseline,augment,augment+tta')
     assert r.returncode == 0 and '2 of 3 runs already in' in r.stdout, r.stdout + r.stderr
     recs = json.loads((tmp_path/'out'/'results.json').read_text())
-    assert [x['technique'] for x in recs] == ['baseline', 'augment', 'augment+tta'] and recs[2]['epochs'] == recs[1]['epochs']
+    assert [x['technique'] for x in recs] == ['baseline', 'augment', 'augment+tta'] and recs[2]['config']['epochs'] == recs[1]['config']['epochs']
     assert 0 <= recs[2]['accuracy'] <= 1 and '| augment+tta |' in (tmp_path/'out'/'results.md').read_text()
 
 def test_valid_scores_every_run_on_held_out_images(tmp_path):
@@ -173,3 +193,41 @@ def test_technique_and_its_tta_twin_share_one_training(tmp_path):
     assert [x['technique'] for x in shared] == ['augment', 'augment+tta'] and shared[0]['seconds'] <= shared[1]['seconds']
     separate = {x['technique']: x['accuracy'] for x in json.loads((apart/'results.json').read_text())}
     assert {x['technique']: x['accuracy'] for x in shared} == separate  # on a CPU a seed fixes the training: the same network, the same scores
+
+def test_valid_leaves_the_training_and_its_test_score_alone(tmp_path):
+    "Held-out images are scored after training, never seen by it: on a CPU the test scores are the same with and without --valid"
+    data = image_classes(tmp_path/'imgs', {'ants': 12, 'bees': 12}, size=32)
+    args = ['--data', data, '--shots', '3', '--seeds', '1', '--techniques', 'transfer+augment,transfer+augment+tta', '--epochs', '2', '--size', '32', '--device', 'cpu']
+    assert bench(*args, '--out', tmp_path/'plain').returncode == 0
+    r = bench(*args, '--out', tmp_path/'valid', '--valid', '3')
+    assert r.returncode == 0, r.stderr
+    plain, valid = (json.loads((tmp_path/d/'results.json').read_text()) for d in ('plain', 'valid'))
+    assert [x['accuracy'] for x in plain] == [x['accuracy'] for x in valid] and all('valid_accuracy' in x for x in valid)
+
+@pytest.mark.parametrize('content, message', [
+    ('{}', 'a JSON dict, not a list of records'), ('[{"x": 1}]', 'record 0 lacks accuracy'), ('[{"technique": "baseline"', 'is not a results file'),
+    (None, 'it is a folder')])
+def test_a_damaged_results_file_is_refused_before_any_training(tmp_path, content, message):
+    out = tmp_path/'out'; out.mkdir()
+    if content is None: (out/'results.json').mkdir()
+    else: (out/'results.json').write_text(content)
+    r = bench('--techniques', 'baseline', '--shots', '2', '--seeds', '1', '--epochs', '1', '--device', 'cpu', '--out', out)
+    assert r.returncode == 2 and message in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    if content is not None: assert (out/'results.json').read_text() == content  # never overwritten
+
+def test_two_grids_writing_into_one_folder_keep_every_run(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 8, 'bees': 8})
+    common = ['--data', data, '--seeds', '2', '--techniques', 'baseline,logreg', '--epochs', '1', '--device', 'cpu', '--out', tmp_path/'out']
+    ps = [subprocess.Popen([BENCH, *map(str, ['--shots', n, *common])], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in ('2', '4')]
+    for p in ps: assert p.wait(timeout=600) == 0, p.stderr.read()
+    recs = json.loads((tmp_path/'out'/'results.json').read_text())
+    assert sorted((x['technique'], x['shots'], x['seed']) for x in recs) == sorted((t, n, s) for t in ('baseline', 'logreg') for n in (2, 4) for s in (0, 1))
+
+def test_results_file_keeps_its_permissions(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
+    args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', 'logreg', '--out', tmp_path/'out']
+    assert bench(*args).returncode == 0
+    results = tmp_path/'out'/'results.json'
+    results.chmod(0o644)
+    assert bench(*args, '--techniques', 'logreg,svm').returncode == 0
+    assert results.stat().st_mode & 0o777 == 0o644 and not list((tmp_path/'out').glob('*.part'))

@@ -11,7 +11,7 @@ def test_demo_command_runs_end_to_end():
 
 def test_demo_rejects_bad_arguments():
     r = subprocess.run([Path(sys.executable).parent/'smallfast-demo', '--n-per-class', '0'], capture_output=True, text=True, timeout=300)
-    assert r.returncode != 0 and 'n_per_class must be a positive integer, got 0' in r.stderr
+    assert r.returncode != 0 and 'n_per_class must be a positive integer, got 0' in r.stderr and 'Traceback' not in r.stderr
 
 def test_readme_is_made_from_index_notebook():
     r = subprocess.run([sys.executable, root/'tools'/'make_readme.py', '--check'], capture_output=True, text=True)

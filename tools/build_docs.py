@@ -28,9 +28,9 @@ pygments_style = "friendly"
 '''
 
 def reading_order(nbs:Path):
-    "Notebooks as the site reads: home, tutorials, then modules in number order"
-    tutorials = sorted((nbs/'tutorials').glob('*.ipynb')) if (nbs/'tutorials').is_dir() else []
-    return [p for p in [nbs/'index.ipynb', *tutorials, *sorted(nbs.glob('[0-9]*.ipynb'))] if p.exists()]
+    "Notebooks as the site reads: home, tutorials, modules in number order, then studies"
+    folder = lambda name: sorted((nbs/name).glob('*.ipynb')) if (nbs/name).is_dir() else []
+    return [p for p in [nbs/'index.ipynb', *folder('tutorials'), *sorted(nbs.glob('[0-9]*.ipynb')), *folder('studies')] if p.exists()]
 
 def process(nb_path):
     "The notebook after nbdev's docs processing, or exit naming the notebook and the failing cell"
@@ -109,7 +109,8 @@ def build(nbs:Path=NBS, site:Path=SITE, out:Path=OUT):
         if name == 'index':
             tuts = [n for n, _, s in pages if s.parent.name == 'tutorials']
             mods = [n for n, _, s in pages if s.parent == nbs and n != 'index']
-            page.cells.append(nbformat.v4.new_markdown_cell('\n\n'.join(filter(None, [toctree('Tutorials', tuts), toctree('Modules', mods)]))))
+            studies = [n for n, _, s in pages if s.parent.name == 'studies']
+            page.cells.append(nbformat.v4.new_markdown_cell('\n\n'.join(filter(None, [toctree('Tutorials', tuts), toctree('Modules', mods), toctree('Studies', studies)]))))
         (site/f'{name}.ipynb').parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(page, site/f'{name}.ipynb')
     (site/'conf.py').write_text(CONF)
