@@ -39,7 +39,7 @@ def check_images(x, name:str):
 # %% ../nbs/02_augment.ipynb #6a3bfb56
 def check_range(value, name:str, lo=0., hi=None, hi_open:bool=False):
     "Raise a `ValueError` naming argument `name` unless `lo <= value <= hi` (`< hi` when `hi_open`)"
-    bad = value < lo or (hi is not None and (value >= hi if hi_open else value > hi))
+    bad = not lo <= value or (hi is not None and not (value < hi if hi_open else value <= hi))  # written so that NaN is out of range too
     if bad: raise ValueError(f"{name}={value} is out of range: it must be >= {lo}" + ('' if hi is None else f" and {'<' if hi_open else '<='} {hi}"))
 
 def _uniform(n:int, lo:float, hi:float, device) -> torch.Tensor:

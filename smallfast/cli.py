@@ -19,7 +19,7 @@ from .augment import check_range, compare_throughput
 from .transfer import imagenet_model
 from .run import *
 from .grid import *
-from .report import write_report
+from .report import summary, write_report
 
 # %% ../nbs/07_cli.ipynb #ccf96d93
 def _counts(text, name:str, lo:int=1) -> list:
@@ -125,7 +125,8 @@ def bench(data:str=None, # Image folder or folder of IDX files; default: Fashion
     except KeyboardInterrupt:
         print(f"\ninterrupted: every finished run is saved in {out/'results.json'}; run the same command again to continue", file=sys.stderr); sys.exit(130)
     md = write_report(records, out, _title(name, configs))
-    print('\n' + md + f"\nwritten: {out/'results.json'}, {out/'results.md'}, {out/'curves.png'}")
+    written = ', '.join(str(out/f) for f in ('results.json', 'results.md', 'curves.png', 'gains.png') if (out/f).exists())
+    print('\n' + md + f"\nwritten: {written}\n\n{summary(records)}")
 
 # %% ../nbs/07_cli.ipynb #74447fee
 @call_parse

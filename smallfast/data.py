@@ -241,7 +241,10 @@ def _fit(img:np.ndarray, hw:tuple, rgb:bool) -> np.ndarray:
 def _size_hw(size, imgs) -> tuple:
     "`size` as (height, width); None means the most common size among `imgs`"
     if size is None: return Counter(i.shape[:2] for i in imgs).most_common(1)[0][0]
-    return (size, size) if isinstance(size, int) else tuple(size)
+    hw = (size, size) if isinstance(size, int) else tuple(size)
+    if len(hw) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in hw):
+        raise ValueError(f"size={size!r} must be a positive integer or a (height, width) pair of them")
+    return hw
 
 # %% ../nbs/00_data.ipynb #591c0274
 def _read_classes(path:Path, skip_bad:bool, skipped:list) -> tuple:
@@ -270,6 +273,10 @@ def _stack(per_class:list, hw:tuple, rgb:bool) -> tuple:
 
 def _read_splits(path:Path, valid_pct:float, seed:int, skip_bad:bool, skipped:list) -> tuple:
     "(vocab, train lists, test lists): from `train/` and `test/` when present, else a split of each class"
+    if (path/'train').is_dir() and not (path/'test').is_dir():
+        warnings.warn(f"{path} has train/ but no test/: {valid_pct:.0%} of each class of {path/'train'} is held out as the test split")
+        vocab, per_class = _read_classes(path/'train', skip_bad, skipped)
+        return (vocab, *_split_by_class(per_class, valid_pct, seed))
     if not ((path/'train').is_dir() and (path/'test').is_dir()):
         vocab, per_class = _read_classes(path, skip_bad, skipped)
         return (vocab, *_split_by_class(per_class, valid_pct, seed))
@@ -277,6 +284,7 @@ def _read_splits(path:Path, valid_pct:float, seed:int, skip_bad:bool, skipped:li
     test_vocab, test = _read_classes(path/'test', skip_bad, skipped)
     if extra := sorted(set(test_vocab) - set(vocab)): raise ValueError(f"{path/'test'} has classes missing from {path/'train'}: {extra}")
     by_name = dict(zip(test_vocab, test))
+    if unscored := [v for v in vocab if v not in by_name]: warnings.warn(f"{path/'test'} has no folder for class(es) {unscored}: they are trained on but never scored")
     return vocab, train, [by_name.get(v, []) for v in vocab]
 
 # %% ../nbs/00_data.ipynb #7e36509a

@@ -8,8 +8,8 @@ Docs: https://smallfast.github.io/smallfast/grid.html.md"""
 __all__ = ['VALID_SEED', 'check_techniques', 'bench_data', 'shots_that_fit', 'valid_split', 'run_key', 'read_results',
            'write_results', 'add_records', 'progress_line', 'run_grid']
 
-# %% ../nbs/05_grid.ipynb #12332eb2
-import contextlib, fcntl, json, os, platform, tempfile, time
+# %% ../nbs/05_grid.ipynb #59104f8c
+import contextlib, fcntl, json, os, platform, signal, tempfile, threading, time
 from dataclasses import replace
 from pathlib import Path
 
@@ -119,10 +119,21 @@ def _locked(fn:Path):
         try: yield
         finally: fcntl.flock(lock, fcntl.LOCK_UN)
 
+@contextlib.contextmanager
+def _uninterrupted():
+    "Hold Ctrl-C and SIGTERM until the block ends, then raise `KeyboardInterrupt`: what the block writes is written whole (main thread only)"
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    got = []
+    old = {s: signal.signal(s, lambda signum, frame: got.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try: yield
+    finally:
+        for s, h in old.items(): signal.signal(s, h)
+        if got: raise KeyboardInterrupt
+
 def add_records(fn, new:list) -> list:
     "Add `new` records to results file `fn` under a lock, keeping what other processes wrote meanwhile; returns all its records"
     fn = Path(fn)
-    with _locked(fn):
+    with _uninterrupted(), _locked(fn):
         for part in fn.parent.glob(f'.{fn.name}.*.part'): part.unlink(missing_ok=True)  # left by a process killed mid-write: nobody else writes under the lock
         keys = {run_key(r) for r in new}
         records = [r for r in read_results(fn) if run_key(r) not in keys] + new

@@ -10,7 +10,7 @@ __all__ = ['OFFLINE_ARCHS', 'RECIPES', 'weights_package', 'offline_weights_path'
            'fit_recipe', 'ValidateAtEnd']
 
 # %% ../nbs/01_transfer.ipynb #87c03738
-import difflib, importlib, os
+import contextlib, difflib, importlib, os
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +73,7 @@ def load_offline_weights(model:nn.Module, # timm's model for `arch` (`OFFLINE_AR
 # %% ../nbs/01_transfer.ipynb #8c2e9322
 def imagenet_model(arch:str='efficientnet_lite0', # smallfast or timm model name
                    pretrained:bool=True, # Load ImageNet weights (offline for `OFFLINE_ARCHS`)
+                   download:bool=False, # Other archs: fetch timm's weights from the Hugging Face Hub when they are not cached
                    **kwargs # Passed to `timm.create_model`
                   ) -> nn.Module:
     "An ImageNet classifier from timm, with offline weights for `OFFLINE_ARCHS`"
@@ -83,12 +84,22 @@ def imagenet_model(arch:str='efficientnet_lite0', # smallfast or timm model name
         model = load_offline_weights(timm.create_model(name, pretrained=False, **kwargs), arch)
         if n_classes is not None: model.reset_classifier(n_classes)
         return model
-    try: return timm.create_model(name, pretrained=True, **kwargs)
+    try:
+        with _hub_offline(not download): return timm.create_model(name, pretrained=True, **kwargs)
     except Exception as e:
-        raise RuntimeError(f"no ImageNet weights for '{arch}': timm's are neither cached nor reachable ({type(e).__name__}). "
-                           f"Offline weights ship for: {', '.join(OFFLINE_ARCHS)}; or pass pretrained=False") from None
+        why = 'not in the local cache, and download=False' if not download else f'neither cached nor reachable ({type(e).__name__})'
+        raise RuntimeError(f"no ImageNet weights for '{arch}': timm's are {why}. Offline weights ship for: {', '.join(OFFLINE_ARCHS)}") from None
 
 # %% ../nbs/01_transfer.ipynb #0bc13aab
+@contextlib.contextmanager
+def _hub_offline(offline:bool=True):
+    "Keep timm from the network while the block runs (the Hugging Face Hub's offline mode), unless `offline` is False"
+    import huggingface_hub.constants as hub
+    was = hub.HF_HUB_OFFLINE
+    hub.HF_HUB_OFFLINE = was or offline
+    try: yield
+    finally: hub.HF_HUB_OFFLINE = was
+
 def _timm_name(arch:str) -> str:
     "The timm model name for `arch`, or an error suggesting close names"
     name = OFFLINE_ARCHS.get(arch, arch)

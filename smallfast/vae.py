@@ -205,6 +205,7 @@ def save_vae(vae:ConvCVAE, fn) -> Path:
 def load_vae(fn, device='cpu') -> ConvCVAE:
     "Load a VAE saved by `save_vae` (safely: weights only), in eval mode"
     fn = Path(fn)
+    if fn.is_dir(): raise IsADirectoryError(f"{fn} is a folder: give the file `save_vae` wrote, such as {fn/'vae.pth'}")
     if not fn.is_file(): raise FileNotFoundError(f"VAE file not found: {fn}")
     try: saved = torch.load(fn, map_location=device, weights_only=True)
     except Exception as e: raise ValueError(f"{fn} is not a readable VAE file ({type(e).__name__}: {e})") from None
@@ -234,7 +235,7 @@ def export_synthetic(vae:ConvCVAE, # A trained VAE
     from PIL import Image
     path, names = Path(path), [class_folder_name(v) for v in (vae.vocab or range(vae.n_classes))]
     if path.is_file(): raise NotADirectoryError(f"{path} is a file: give a folder to write the class folders into")
-    if n_per_class < 1: raise ValueError(f"n_per_class must be a positive integer, got {n_per_class}")
+    if isinstance(n_per_class, bool) or not isinstance(n_per_class, int) or n_per_class < 1: raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
     if full := [n for n in names if any((path/n).glob('*.png'))]: raise FileExistsError(f"{path} already has PNG files in {full}: export into a new folder")
     vae.eval()
     for c, name in enumerate(names):

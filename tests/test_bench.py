@@ -39,11 +39,12 @@ def image_classes(root, counts:dict, size=8):
     (['--size', '100000'], '--size=100000: give an image size in pixels, from 8 to 1024'),
     (['--test-n', '-2'], '--test-n=-2: give a positive number of test images'),
     (['--device', 'cuda:7' if __import__('torch').cuda.is_available() else 'cuda'], 'cuda'),
+    (['--arch', 'resnet18'], "--arch: no ImageNet weights for 'resnet18': timm's are not in the local cache"),  # at once, not after the hub's retries
     (['--valid', '100000'], "--valid 100000: class '")])  # more than any class can spare, named with what it has
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
     r = bench(*args, '--out', tmp_path/'out')
-    assert r.returncode == 2 and message in r.stderr, r.stderr
-    assert not (tmp_path/'out'/'results.json').exists()
+    assert r.returncode == 2 and message in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert not (tmp_path/'out').exists()  # nothing written, not even the folder
 
 def test_data_that_is_a_file_empty_or_one_class(tmp_path):
     (tmp_path/'file.txt').write_text('x')
@@ -65,7 +66,8 @@ def test_output_folder_that_is_a_file_or_unwritable(tmp_path):
 def test_small_class_is_named_and_the_shots_that_fit_run(tmp_path):
     data = image_classes(tmp_path/'imgs', {'ants': 12, 'bees': 12, 'wasps': 4})
     before = tree_digest(data)
-    r = bench('--data', data, '--shots', '2,5', '--seeds', '1', '--techniques', 'logreg', '--out', tmp_path/'out')
+    r = bench('--data', data, '--shots', '2,5,2', '--seeds', '1', '--techniques', 'logreg,logreg', '--out', tmp_path/'out')
+    assert 'each shot size runs once: [2, 5]' in r.stderr and 'each technique runs once: logreg' in r.stderr
     assert r.returncode == 0, r.stderr
     assert "class 'wasps' has 3 training images, fewer than 5 per class: running shots [2] of [2, 5]" in r.stderr
     recs = json.loads((tmp_path/'out'/'results.json').read_text())
@@ -90,13 +92,16 @@ def test_full_command_writes_table_plot_and_resumes(tmp_path):
     accuracies, gains = md.split('Points gained over baseline')
     assert '| 2/class |' in accuracies and accuracies.count('**') == 4  # one bold best per row
     assert '|  | augment | logreg | svm |' in gains and '| 4/class | ' in gains  # every technique but the reference, per shot size
-    assert (out/'curves.png').stat().st_size > 10_000
+    assert (out/'curves.png').stat().st_size > 10_000 and (out/'gains.png').stat().st_size > 10_000
+    assert 'At 2/class the best is' in r.stdout and 'over the best classic baseline' in r.stdout  # the answer in one sentence
+    assert '16 runs: 2 seed(s)' in md
     assert '[####################] 16/16 runs' in r.stdout and 'about' in r.stdout
     r2 = bench(*args)
     assert r2.returncode == 0 and '16 of 16 runs already in' in r2.stdout
     assert json.loads((out/'results.json').read_text()) == recs
 
-def test_ctrl_c_keeps_finished_runs(tmp_path):
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_keeps_finished_runs(tmp_path, sig):
     data = image_classes(tmp_path/'imgs', {'ants': 30, 'bees': 30})
     args = ['--data', data, '--shots', '20', '--seeds', '500', '--techniques', 'baseline', '--epochs', '10', '--device', 'cpu', '--out', tmp_path/'out']  # minutes of runs: far more than finish before the signal
     # a shell without job control starts background jobs with SIGINT ignored, and the child inherits that: restore Ctrl-C's default, as in a terminal
@@ -105,7 +110,7 @@ def test_ctrl_c_keeps_finished_runs(tmp_path):
     results = tmp_path/'out'/'results.json'
     deadline = time.time() + 300
     while time.time() < deadline and not (results.exists() and len(json.loads(results.read_text())) >= 2): time.sleep(0.2)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     out, err = p.communicate(timeout=120)
     assert p.returncode == 130 and 'every finished run is saved' in err, (p.returncode, err, out[-500:])
     recs = json.loads(results.read_text())

@@ -105,3 +105,17 @@ def test_reading_changes_nothing_on_disk(tmp_path):
     (tmp_path/'wasps').rmdir(); before = tree_digest(tmp_path)
     with warnings.catch_warnings(): warnings.simplefilter('ignore'); image_folder(tmp_path)
     assert tree_digest(tmp_path) == before
+
+def test_train_without_test_holds_out_a_split_and_says_so(tmp_path):
+    make_folder(tmp_path/'train', n=10)
+    with pytest.warns(UserWarning, match=r"has train/ but no test/: 20% of each class"): d = image_folder(tmp_path)
+    assert d.vocab == ['ants', 'bees'] and d.counts('test') == {'ants': 2, 'bees': 2}
+
+def test_a_class_missing_from_test_is_named(tmp_path):
+    make_folder(tmp_path/'train', classes=('ants', 'bees', 'wasps')); make_folder(tmp_path/'test')
+    with pytest.warns(UserWarning, match=r"no folder for class\(es\) \['wasps'\]: they are trained on but never scored"): d = image_folder(tmp_path)
+    assert d.counts('test')['wasps'] == 0
+
+@pytest.mark.parametrize('size', [0, -3, (8, 0), 'big'])
+def test_a_bad_size_is_named(tmp_path, size):
+    with pytest.raises(ValueError, match=r"size=.* must be a positive integer or a \(height, width\) pair"): image_folder(make_folder(tmp_path), size=size)

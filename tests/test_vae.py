@@ -93,3 +93,8 @@ def test_fine_tune_trains_the_vae_once(data):
         learn.fit(1); first = cb.vae
         learn.fit(1)
     assert cb.vae is first
+
+def test_library_corners_get_clear_errors(tmp_path, vae):
+    with pytest.raises(IsADirectoryError, match='is a folder: give the file `save_vae` wrote'): load_vae(tmp_path)
+    with pytest.raises(ValueError, match='n_per_class must be a positive integer, got 2.5'): export_synthetic(vae, tmp_path/'syn', n_per_class=2.5)
+    with pytest.raises(ValueError, match='ratio=nan is out of range'): VAECallback(ratio=float('nan'))
