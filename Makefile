@@ -6,7 +6,7 @@ TORCH  ?= torch==2.14.1 torchvision==0.29.1
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.smallfast-installed
 
-.PHONY: install demo test sync nbtest pytest readme docs clean
+.PHONY: install data demo test sync nbtest pytest readme docs clean
 
 install: $(STAMP)
 
@@ -21,16 +21,25 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/smallfast-demo
 
-## the tests: library and notebooks in sync, every notebook runs, pytest
-test: install sync nbtest pytest
+## the data the notebooks and tests read: Fashion-MNIST from Debian's package (as root, where apt-get is), else downloaded into smallfast's cache
+HAS_FASHION = $(BIN)/python -c "from smallfast.data import fashion_mnist; fashion_mnist()" >/dev/null 2>&1
+data: install
+	@$(HAS_FASHION) || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && echo "make: installing Debian's dataset-fashion-mnist" && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; } || true
+	@$(HAS_FASHION) || { echo "make: downloading Fashion-MNIST into smallfast's cache"; \
+	  $(BIN)/python -c "from smallfast.data import fashion_mnist; fashion_mnist(download=True)" >/dev/null 2>&1; } || true
+	@$(HAS_FASHION) || { echo "make: Fashion-MNIST is missing and could not be installed or downloaded here: run 'sudo apt-get install dataset-fashion-mnist', or on a machine with a network 'python -c \"from smallfast.data import fashion_mnist; fashion_mnist(download=True)\"'" >&2; exit 1; }
+
+## the tests: library and notebooks in sync, every notebook runs, pytest (needs Fashion-MNIST: `make data` gets it)
+test: install data sync nbtest pytest
 
 sync: install
 	PATH=$(BIN):$$PATH sh tools/check_sync.sh
 
-nbtest: install
+nbtest: install data
 	$(BIN)/nbdev-test --n-workers 2 --do-print --timing
 
-pytest: install
+pytest: install data
 	$(BIN)/python -m pytest tests
 
 ## the documentation site, into docs/, from the notebooks' stored outputs (no Quarto needed)

@@ -236,3 +236,11 @@ def test_results_file_keeps_its_permissions(tmp_path):
     results.chmod(0o644)
     assert bench(*args, '--techniques', 'logreg,svm').returncode == 0
     assert results.stat().st_mode & 0o777 == 0o644 and not list((tmp_path/'out').glob('*.part'))
+
+@pytest.mark.parametrize('command, metavars', [('smallfast-bench', ['--data PATH', '--shots LIST', '--seeds N', '--device {cpu,cuda}']),
+                                               ('smallfast-demo', ['--n-per-class N']), ('smallfast-augbench', ['--sizes LIST', '--out PATH'])])
+def test_help_reads_as_a_person_would(command, metavars):
+    r = subprocess.run([Path(sys.executable).parent/command, '--help'], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and all(m in r.stdout for m in metavars), r.stdout
+    assert '(default: False)' not in r.stdout and '(str)' not in r.stdout and '(int)' not in r.stdout
+    assert r.stdout.rstrip().splitlines()[-1].startswith(f'example: {command} ')
