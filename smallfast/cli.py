@@ -73,9 +73,9 @@ def _interrupt(signum, frame): raise KeyboardInterrupt
 
 QUICK = dict(epoch_scale=1/3, size=48, vae_steps=250)  # --quick: a third of the default epochs, 48 px, 250 VAE steps (and 2,000 test images)
 
-def _title(name:str, configs:dict) -> str:
-    "The report's title: the dataset, and the options that differ from the defaults of every technique they concern"
-    title, cfgs = f"smallfast-bench on {name}", list(configs.values())
+def _title(name:str, configs:dict, seeds:int, n_test:int) -> str:
+    "The report's title: the dataset, its seeds and test images, and the options that differ from the defaults of every technique they concern"
+    title, cfgs = f"smallfast-bench on {name} ({seeds} seed{'s' if seeds > 1 else ''}, {n_test:,} test images)", list(configs.values())
     if (archs := {c.arch for c in cfgs if c.arch != DEFAULT_ARCH}): title += f", transfer from {', '.join(sorted(archs))}"
     if (passes := {c.tta_passes for c in cfgs if c.tta_passes not in (0, DEFAULT_TTA_PASSES)}): title += f", {', '.join(map(str, sorted(passes)))} test-time passes"
     if (members := {c.members for c in cfgs if c.members > 1}): title += f", ensembles of {', '.join(map(str, sorted(members)))} trainings"
@@ -126,7 +126,7 @@ def bench(data:str=None, # Image folder or folder of IDX files; default: Fashion
     try: records = run_grid(configs, ds, shot_list, seed_list[0], out, valid, test_n, name, device, log=lambda line: print(line, flush=True))
     except KeyboardInterrupt:
         print(f"\ninterrupted: every finished run is saved in {out/'results.json'}; run the same command again to continue", file=sys.stderr); sys.exit(130)
-    md = write_report(records, out, _title(name, configs))
+    md = write_report(records, out, _title(name, configs, seed_list[0], min(len(ds.x_test), test_n or len(ds.x_test))))
     written = ', '.join(str(out/f) for f in ('results.json', 'results.md', 'curves.png', 'gains.png') if (out/f).exists())
     print('\n' + md + f"\nwritten: {written}\n\n{summary(records)}")
 

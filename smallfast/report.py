@@ -70,8 +70,8 @@ def plot_curves(records:list, # Records of a grid
     from matplotlib.ticker import NullLocator
     mean, std, _ = _summary(records)
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    for t in mean.columns:
-        ax.errorbar(mean.index, mean[t], yerr=std[t], marker='o', capsize=4, label=t, linestyle='--' if t in CLASSIC else '-')
+    for i, t in enumerate(mean.columns):
+        ax.errorbar(mean.index, mean[t], yerr=std[t], marker='o', capsize=4, label=t, color=f'C{i % 10}', linestyle='--' if t in CLASSIC else '-')
     ax.set_xscale('log'); ax.xaxis.set_minor_locator(NullLocator()); ax.set_xticks(list(mean.index)); ax.set_xticklabels(list(mean.index))
     ax.set_xlabel('labelled training images per class'); ax.set_ylabel('test accuracy (%)')
     ax.set_title(title or 'accuracy against labels per class (mean and std over seeds)'); ax.grid(alpha=0.3)
@@ -90,13 +90,14 @@ def plot_gains(records:list, # Records of a grid
     from matplotlib.ticker import NullLocator
     df = pd.DataFrame(records)
     acc = df.pivot_table(index=['shots', 'seed'], columns='technique', values='accuracy')
-    order = [t for t in dict.fromkeys(df.technique) if t != reference]
+    every = list(dict.fromkeys(df.technique))  # each technique keeps its colour of `plot_curves`
+    order = [t for t in every if t != reference]
     diff = acc[order].sub(acc[reference], axis=0).mul(100).groupby(level='shots')
     mean, std = diff.mean(), diff.std().fillna(0)
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for i, t in enumerate(order):
         x = mean.index * (1 + 0.02 * (i - len(order) / 2))  # spread the markers a little: overlapping error bars stay readable
-        ax.errorbar(x, mean[t], yerr=std[t], marker='o', capsize=4, label=t, linestyle='--' if t in CLASSIC else '-')
+        ax.errorbar(x, mean[t], yerr=std[t], marker='o', capsize=4, label=t, color=f'C{every.index(t) % 10}', linestyle='--' if t in CLASSIC else '-')
     ax.axhline(0, color='grey', lw=1)
     ax.set_xscale('log'); ax.xaxis.set_minor_locator(NullLocator()); ax.set_xticks(list(mean.index)); ax.set_xticklabels(list(mean.index))
     ax.set_xlabel('labelled training images per class'); ax.set_ylabel(f'points over {reference}, run by run')
@@ -128,8 +129,9 @@ def _measured(records:list) -> str:
     import pandas as pd
     df = pd.DataFrame(records)
     sizes = sorted({r['config'].get('size', 64) for r in records if r.get('config', {}).get('model', 'cnn') not in ('cnn',) + CLASSIC})
-    devices = ', '.join(sorted({f"{d} ({t} threads)" for d, t in zip(df.get('device', pd.Series(['?'] * len(df))), df.get('threads', pd.Series(['?'] * len(df))))}))
-    return (f"{len(df)} runs: {df.seed.nunique()} seed(s), {int(df.test_n.max()) if 'test_n' in df else '?'} test images"
+    where = lambda d: 'the default device' if d == 'default' else d
+    devices = ', '.join(sorted({f"{where(d)} ({t} threads)" for d, t in zip(df.get('device', pd.Series(['?'] * len(df))), df.get('threads', pd.Series(['?'] * len(df))))}))
+    return (f"{len(df)} runs: {df.seed.nunique()} seed(s)" + (f", {int(df.test_n.max()):,} test images" if 'test_n' in df else '')
             + (f", transfer at {', '.join(map(str, sizes))} px" if sizes else '')
             + (f", {df.seconds.sum() / 60:.0f} minutes of runs on {devices}" if 'seconds' in df else '') + '.')
 
