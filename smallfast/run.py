@@ -146,14 +146,15 @@ def resolved(self:RunConfig, shots:int) -> RunConfig:
     unused = {f.name: f.default for f in fields(self) if _UNUSED.get(f.name, lambda c: False)(self)}
     return replace(self, epochs=epochs, epoch_scale=1., **unused)
 
-# %% ../nbs/04_run.ipynb #c87ca69e
+# %% ../nbs/04_run.ipynb #6ecfe1b3
 class NoValidation(Callback):
-    "Skip fastai's validation pass in every epoch of a fit: training alone, scored apart afterwards (`evaluate`)"
-    order, fitting = -10, False
-    def before_fit(self): self.fitting = True
-    def after_fit(self): self.fitting = False
+    "Skip fastai's validation pass after each epoch of training: training alone, scored apart afterwards (`evaluate`)"
+    order = 61  # after `Recorder` and `ProgressCallback` have started the validation pass they then see cancelled
+    def before_epoch(self): self.trained = False
+    def before_train(self): self.trained = True
     def before_validate(self):
-        if self.fitting: raise CancelValidException()
+        if getattr(self, 'trained', False): raise CancelValidException()  # the pass that follows training in `fit`
+        if not len(self.dl.dataset): raise ValueError("nothing to validate on: a learner from `train` has an empty validation set; score it with `evaluate(learn, images, labels)`")
 
 # %% ../nbs/04_run.ipynb #4a999481
 def _mixup(alpha:float) -> MixUp:
