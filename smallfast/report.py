@@ -115,9 +115,10 @@ def summary(records:list) -> str:
     secs = df.pivot_table(index='shots', columns='technique', values='seconds', aggfunc='mean')
     def one(n):
         row, classic = mean.loc[n].dropna(), [t for t in mean.columns if t in CLASSIC and not math.isnan(mean.loc[n, t])]
-        best = row.idxmax()
-        said = f"at {n}/class the best is {best} ({row[best]:.1f}%, {secs.loc[n, best]:.0f} s a run)"
-        if not classic or best in CLASSIC: return said
+        best, t = row.idxmax(), secs.loc[n, row.idxmax()]
+        said = f"at {n}/class the best is {best} ({row[best]:.1f}%, {t:.0f} s a run)" if t >= 10 else f"at {n}/class the best is {best} ({row[best]:.1f}%, {t:.1f} s a run)"
+        if best in CLASSIC: return said + ": a classic baseline, which no other technique beat"
+        if not classic: return said
         ref = max(classic, key=lambda t: row[t])
         return said + f", {row[best] - row[ref]:+.1f} points over the best classic baseline ({ref}, {row[ref]:.1f}%)"
     text = '; '.join(one(n) for n in mean.index)

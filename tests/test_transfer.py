@@ -86,7 +86,7 @@ def test_normalisation_is_the_weights_own(dls):
     assert norm.mean.flatten().tolist() == [0.5] and norm.std.flatten().tolist() == [0.5]
 
 def test_unknown_arch_suggests_close_names():
-    with pytest.raises(ValueError, match="unknown arch 'efficientnet_lite': did you mean efficientnet_lite2, efficientnet_lite1, efficientnet_lite0, efficientnet_lite4, efficientnet_lite3\?"): imagenet_model('efficientnet_lite')
+    with pytest.raises(ValueError, match="unknown arch 'efficientnet_lite': did you mean efficientnet_lite2, efficientnet_lite1, efficientnet_lite0, efficientnet_lite4, efficientnet_lite3\\?"): imagenet_model('efficientnet_lite')
 
 def test_weights_file_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match='weights file not found: .*nope.pth'):
