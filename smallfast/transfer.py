@@ -24,6 +24,7 @@ from fastai.data.transforms import Normalize
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
+from fastai.callback.channelslast import ChannelsLast
 import fastai.callback.schedule # adds `fit_one_cycle` and `fine_tune` to `Learner`
 
 # %% ../nbs/01_transfer.ipynb #5ad86ee3
@@ -185,13 +186,13 @@ def transfer_learner(dls:DataLoaders, # Image DataLoaders, 1 or 3 channels
                      n_groups:int=3, # Layer groups: `n_groups - 1` for the body by depth, 1 for the head
                      drop_rate:float=0.2, # Dropout before the classifier
                      metrics=accuracy, # fastai metrics
-                     channels_last:bool=True, # Keep the weights in channels-last memory format (faster convolutions on a CPU)
+                     channels_last:bool=True, # Add fastai's `ChannelsLast`: weights in channels-last memory format while fitting (faster convolutions on a CPU)
                      **kwargs
                     ) -> Learner:
     "A fastai `Learner` on an ImageNet-pretrained timm model, split by depth, frozen when pretrained"
     c_in = _batch_channels(dls)
     model = _prepare_model(arch, pretrained, dls.c, c_in, drop_rate)
-    if channels_last: model = model.to(memory_format=torch.channels_last)
+    if channels_last: kwargs['cbs'] = L(kwargs.get('cbs')) + [ChannelsLast()]
     depth_splitter(model, n_groups)  # fail now, not at the first fit, when n_groups does not fit the model
     _add_normalize(dls, *_stats(model), c_in)
     kwargs.setdefault('loss_func', CrossEntropyLossFlat())
