@@ -56,6 +56,22 @@ def test_every_page_answers_200(site):
     assert {'index.html', 'tutorials/playbook.html', 'data.html', 'transfer.html', 'augment.html', 'vae.html', 'run.html', 'grid.html', 'report.html', 'cli.html', 'studies/image_size.html'} <= set(pages())
     for p in pages(): assert urlopen(site + p).status == 200, p
 
+def test_site_serves_as_built_and_names_itself(site):
+    "GitHub Pages serves it as built; every page links the repository and says the version; the footer names the project; no empty general index"
+    from smallfast import __version__
+    assert (DOCS/'.nojekyll').exists()
+    for p in content_pages():
+        html = (DOCS/p).read_text()
+        assert 'https://github.com/smallfast/smallfast' in html and f'version {__version__}' in html, p
+        assert 'the smallfast developers' in html and 'genindex.html' not in html, p
+    assert not (DOCS/'genindex.html').exists() or 'genindex.html' not in pages()
+
+def test_source_links_sit_under_their_headings(site):
+    html = (DOCS/'data.html').read_text()
+    heading = html.index('id="subsample"')
+    source, next_heading = html.index('>source</a>', heading), html.index('<section id=', heading + 1)
+    assert source < next_heading  # under the heading it belongs to, not above the next one
+
 def _links(browser, url):
     browser.get(url)
     return {a.get_property('href') for a in browser.find_elements('css selector', 'a[href]')}

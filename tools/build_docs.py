@@ -14,8 +14,18 @@ import yaml
 root = Path(__file__).resolve().parent.parent
 NBS, SITE, OUT = root/'nbs', root/'_proc'/'site', root/'docs'
 
+REPO = 'https://github.com/smallfast/smallfast'
+
+def conf() -> str:
+    "Sphinx settings: the project's name and version in the title, a link to the repository on every page, no empty general index"
+    from smallfast import __version__
+    return CONF.format(version=__version__, repo=REPO)
+
 CONF = '''project = "smallfast"
-html_title = "smallfast"
+copyright = "the smallfast developers"
+html_title = "smallfast {version}"
+html_use_index = False
+html_theme_options = {{"announcement": '<a href="{repo}">smallfast on GitHub</a> · version {version}', "top_of_page_buttons": []}}
 extensions = ["myst_nb"]
 html_theme = "furo"
 nb_execution_mode = "off"
@@ -46,6 +56,7 @@ def process(nb_path):
 DOC_LINK = re.compile(r'\]\(https?://[^)\s]*?/smallfast/(?:[\w/.-]+?)\.html#([\w.-]+)\)')
 ATTRS = re.compile(r'\{target="_blank"[^}]*\}')
 SHOWDOC_HEAD = re.compile(r'^(#{2,4}) (\S+)$', re.M)
+SOURCE_ABOVE = re.compile(r'^\[source\]\((\S+?)\)\s*\n+(#{2,4} \S+)$', re.M)
 
 def fix_markdown(md:str) -> str:
     "nbdev's doc links as links to labels Sphinx checks; Quarto-only link attributes dropped"
@@ -54,6 +65,7 @@ def fix_markdown(md:str) -> str:
 def showdoc_markdown(cell, labels:set=None) -> str:
     "A `show_doc` cell's rendered output, with a label on its heading for links to point at (once per label in `labels`)"
     md = ''.join(o['data']['text/markdown'] for o in cell.get('outputs', []) if 'text/markdown' in o.get('data', {}))
+    md = SOURCE_ABOVE.sub(r'\2\n\n[source](\1)', fix_markdown(md))  # the source link under its heading, not above it
     labels = set() if labels is None else labels
     def label(m):
         name = m[2].lower()
@@ -113,11 +125,12 @@ def build(nbs:Path=NBS, site:Path=SITE, out:Path=OUT):
             page.cells.append(nbformat.v4.new_markdown_cell('\n\n'.join(filter(None, [toctree('Tutorials', tuts), toctree('Modules', mods), toctree('Studies', studies)]))))
         (site/f'{name}.ipynb').parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(page, site/f'{name}.ipynb')
-    (site/'conf.py').write_text(CONF)
+    (site/'conf.py').write_text(conf())
     html = site/'_build'/'html'  # myst-nb writes its work files beside the build folder, inside `site`
     r = subprocess.run([sys.executable, '-m', 'sphinx', '-W', '--keep-going', '-q', '-b', 'html', str(site), str(html)])
     if r.returncode: sys.exit("docs: Sphinx failed: see the warnings above, each names its source page")
     shutil.rmtree(out, ignore_errors=True); shutil.copytree(html, out)
+    (out/'.nojekyll').touch()  # GitHub Pages serves the folder as built (Sphinx's _static/ and friends)
     print(f"docs: {len(pages)} pages written to {out}/")
 
 if __name__ == '__main__':
