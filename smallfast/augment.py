@@ -10,7 +10,7 @@ __all__ = ['STRENGTHS', 'check_images', 'check_range', 'RandomErasing', 'Gaussia
            'images_per_second', 'compare_throughput']
 
 # %% ../nbs/02_augment.ipynb #8305ea18
-import json, os, statistics, time
+import os, statistics, time
 from dataclasses import replace
 
 import matplotlib.pyplot as plt

@@ -9,8 +9,8 @@ __all__ = ['CLASSIC', 'MODELS', 'DEFAULT_ARCH', 'DEFAULT_LR', 'DEFAULT_TTA_PASSE
            'DEFAULT_TECHNIQUES', 'ConfigError', 'RunConfig', 'default_epochs', 'NoValidation', 'train', 'predictions',
            'evaluate', 'classic_score']
 
-# %% ../nbs/04_run.ipynb #35278686
-import math, warnings
+# %% ../nbs/04_run.ipynb #265d9cdf
+import math
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
