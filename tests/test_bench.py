@@ -40,7 +40,11 @@ def image_classes(root, counts:dict, size=8):
     (['--test-n', '-2'], '--test-n=-2: give a positive number of test images'),
     (['--device', 'cuda:7' if __import__('torch').cuda.is_available() else 'cuda'], 'cuda'),
     (['--arch', 'resnet18'], "--arch: no ImageNet weights for 'resnet18': timm's are not in the local cache"),  # at once, not after the hub's retries
-    (['--valid', '100000'], "--valid 100000: class '")])  # more than any class can spare, named with what it has
+    (['--valid', '100000'], "--valid 100000: class '"),
+    (['--threshold', '0', '--techniques', 'semi'], "--threshold=0.0: give a confidence above 0 and at most 1"),
+    (['--threshold', '1.5'], "--threshold=1.5: give a confidence above 0 and at most 1"),
+    (['--unlabelled', '0'], "--unlabelled=0: give a largest number of unlabelled images, a positive integer"),
+    (['--cutout', '2'], "--cutout=2.0: give a fraction of the image from 0 (no cutout) to 1")])  # more than any class can spare, named with what it has
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
     r = bench(*args, '--out', tmp_path/'out')
     assert r.returncode == 2 and message in r.stderr and 'Traceback' not in r.stderr, r.stderr
@@ -244,3 +248,20 @@ def test_help_reads_as_a_person_would(command, metavars):
     assert r.returncode == 0 and all(m in r.stdout for m in metavars), r.stdout
     assert '(default: False)' not in r.stdout and '(str)' not in r.stdout and '(int)' not in r.stdout
     assert r.stdout.rstrip().splitlines()[-1].startswith(f'example: {command} ')
+
+def test_semi_supervised_runs_learn_from_the_unlabelled_folder(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 4, 'bees': 4})
+    (data/'unlabelled'/'deeper').mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for i in range(5): Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(data/'unlabelled'/'deeper'/f'{i}.png')  # colour, another size: converted
+    Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(data/'unlabelled'/'grey.png')
+    r = bench('--data', data, '--shots', '3', '--seeds', '1', '--techniques', 'semi', '--epochs', '1', '--unlabelled', '4', '--out', tmp_path/'out')
+    assert r.returncode == 0, r.stderr
+    rec, = json.loads((tmp_path/'out'/'results.json').read_text())
+    assert rec['unlabelled'] == 4 and rec['config']['unlabelled'] == 4 and rec['config']['semi']
+
+def test_semi_supervised_without_unlabelled_images_is_refused(tmp_path):
+    data = image_classes(tmp_path/'imgs', {'ants': 4, 'bees': 4})
+    r = bench('--data', data, '--shots', '3', '--seeds', '1', '--techniques', 'baseline,semi', '--out', tmp_path/'out')
+    assert r.returncode == 2 and "--techniques semi learn from unlabelled images" in r.stderr and str(data) in r.stderr, r.stderr
+    assert not (tmp_path/'out').exists()
