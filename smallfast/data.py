@@ -229,17 +229,21 @@ def _class_dirs(path:Path) -> list:
     return sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith('.') and d.name != UNLABELLED)
 
 # %% ../nbs/00_data.ipynb #557edad1
-def _read_class(folder:Path, skip_bad:bool, skipped:list) -> list:
-    "Every readable image in class folder `folder`; unreadable ones go to `skipped`, or raise unless `skip_bad`"
-    files = sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith('.'))
-    if not files: raise ValueError(f"class folder {folder} holds no images")
+def _read_files(files:list, skip_bad:bool, skipped:list) -> list:
+    "Every readable image of `files`; unreadable ones go to `skipped`, or raise unless `skip_bad`"
     imgs = []
     for f in files:
         try: imgs.append(_read_image(f))
         except ValueError as e:
             if not skip_bad: raise
             skipped.append(str(e))
-    if not imgs: raise ValueError(f"class folder {folder} holds no readable image ({len(files)} files, none could be read)")
+    return imgs
+
+def _read_class(folder:Path, skip_bad:bool, skipped:list) -> list:
+    "Every readable image in class folder `folder`"
+    files = sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith('.'))
+    if not files: raise ValueError(f"class folder {folder} holds no images")
+    if not (imgs := _read_files(files, skip_bad, skipped)): raise ValueError(f"class folder {folder} holds no readable image ({len(files)} files, none could be read)")
     return imgs
 
 # %% ../nbs/00_data.ipynb #2b9e8306
@@ -307,13 +311,7 @@ def _image_files(folder:Path) -> list:
 def _read_unlabelled(folder:Path, skip_bad:bool, skipped:list):
     "Every readable image under `folder`, or None when there is no such folder"
     if not folder.is_dir(): return None
-    imgs = []
-    for f in _image_files(folder):
-        try: imgs.append(_read_image(f))
-        except ValueError as e:
-            if not skip_bad: raise
-            skipped.append(str(e))
-    if not imgs: raise ValueError(f"{folder} holds no readable image: put the images without labels there, or remove the folder")
+    if not (imgs := _read_files(_image_files(folder), skip_bad, skipped)): raise ValueError(f"{folder} holds no readable image: put the images without labels there, or remove the folder")
     return imgs
 
 # %% ../nbs/00_data.ipynb #7e36509a

@@ -169,7 +169,7 @@ class FixMatch(Callback):
         store_attr('mu,threshold,weight'); self.weak_tfms, self.strong_tfms = ifnone(weak, weak_aug()), ifnone(strong, strong_aug())
         self.history = []
 
-# %% ../nbs/04_semi.ipynb #63f9c06d
+# %% ../nbs/04_semi.ipynb #bb407e4d
 def _smoothing(loss_func) -> float:
     "The label smoothing of a fastai or torch cross-entropy loss, 0 when it has none"
     f = getattr(loss_func, 'func', loss_func)
@@ -188,7 +188,7 @@ def before_fit(self:FixMatch):
     eps, c = _smoothing(self.learn.loss_func), self.dls.c
     if self.threshold > 1 - eps + eps / c: warn(f"FixMatch: threshold={self.threshold} is above {1 - eps + eps / c:.3f}, the confidence a loss with label_smoothing={eps} trains towards: few pseudo-labels will count")
 
-# %% ../nbs/04_semi.ipynb #4234c15e
+# %% ../nbs/04_semi.ipynb #b15780a6
 @patch
 def _draw(self:FixMatch, n:int) -> torch.Tensor:
     "Indices of the next `n` images of the pool, in a new random order after each pass"
@@ -209,7 +209,7 @@ def before_batch(self:FixMatch):
     self.n_labelled = len(self.xb[0])
     self.learn.xb = (torch.cat([self.xb[0], self.norm(self.weak(u)), self.norm(self.strong(u))]),)
 
-# %% ../nbs/04_semi.ipynb #b10d0a30
+# %% ../nbs/04_semi.ipynb #8cab6774
 @patch
 def after_pred(self:FixMatch):
     "Score the unlabelled part of the predictions; leave the labelled part for the learner's loss"
