@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from fastcore.all import *
 from .data import *  # first: it quiets a warning of fastai's import
+from .data import _image_tensor
 from .augment import RandomErasing, check_images, check_range, show_rows, _images
 from fastai.callback.core import Callback
 from fastai.data.transforms import Normalize
@@ -135,8 +136,7 @@ def fixmatch_loss(logits_weak:torch.Tensor, # The model's logits for the weak vi
 # %% ../nbs/04_semi.ipynb #5e943bb3
 def _pool_tensor(x) -> torch.Tensor:
     "uint8 images as a tensor N x C x H x W: from numpy N x H x W or N x H x W x C, or a tensor already in that layout"
-    if isinstance(x, torch.Tensor): t = x
-    else: t = torch.from_numpy(np.ascontiguousarray(x)); t = t[:, None] if t.ndim == 3 else t.permute(0, 3, 1, 2) if t.ndim == 4 else t
+    t = x if isinstance(x, torch.Tensor) or np.ndim(x) not in (3, 4) else _image_tensor(np.asarray(x))  # the layout `small_dsets` keeps
     if t.ndim != 4 or t.dtype != torch.uint8: raise TypeError(f"FixMatch needs uint8 images (N x H x W, N x H x W x C, or a tensor N x C x H x W), got {t.dtype} of shape {tuple(t.shape)}")
     return t.contiguous()
 
