@@ -8,8 +8,8 @@ Docs: https://smallfast.github.io/smallfast/data.html.md"""
 __all__ = ['IDX_FILES', 'FASHION_CLASSES', 'FASHION_DEBIAN', 'FASHION_URL', 'UNLABELLED', 'SmallData', 'read_idx',
            'missing_idx_files', 'idx_folder', 'cache_dir', 'download_idx', 'fashion_mnist', 'digits', 'image_array',
            'image_folder', 'balanced_idxs', 'subsample', 'ImageAt', 'LabelAt', 'GreyToRGB', 'check_size',
-           'resize_images', 'ResizeBatch', 'small_dsets', 'IndexBatchDL', 'small_dls', 'raw_batch', 'small_cnn',
-           'percent_mean_std', 'default_data']
+           'resize_images', 'ResizeBatch', 'SmallDatasets', 'small_dsets', 'IndexBatchDL', 'small_dls', 'raw_batch',
+           'small_cnn', 'percent_mean_std', 'default_data']
 
 # %% ../nbs/00_data.ipynb #fc90a1dd
 import gzip, os, shutil, struct, tempfile, urllib.request, warnings
@@ -26,7 +26,7 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', ca
 from fastai.data.core import Datasets, DataLoaders, TfmdDL
 from fastai.data.transforms import Categorize, IntToFloatTensor
 from fastai.torch_core import TensorCategory, TensorImage, TensorImageBW, default_device, to_device
-from fasttransform import Transform
+from fasttransform import Pipeline, Transform
 import fastai.vision.data # registers `show_batch` for image batches
 
 # %% ../nbs/00_data.ipynb #561b07a0
@@ -377,14 +377,33 @@ def show(self:SmallData, n_per_class:int=10, split:str='train', figsize=None):
 
 # %% ../nbs/00_data.ipynb #8155a564
 class ImageAt(Transform):
-    "Item `i` of a uint8 image tensor (N x C x H x W)"
+    "Item `i` of a uint8 image tensor (N x C x H x W); an image file, PIL image or array becomes an item of the same size and mode"
+    input_types = (int, Path, str, Image.Image, np.ndarray)  # what fastai's `test_dl` and `Learner.predict` may hand it
     def __init__(self, x:torch.Tensor): self.x, self.cls = x, TensorImageBW if x.shape[1] == 1 else TensorImage
     def encodes(self, i:int): return self.cls(self.x[i])
+    def encodes(self, fn:Path|str): return self.like(_read_image(Path(fn)))
+    def encodes(self, img:Image.Image): return self.like(image_array(img))
+    def encodes(self, a:np.ndarray): return self.like(_array_image(a))
+    def emptied(self): return ImageAt(self.x[:0].clone())  # a copy (a view would pickle all the images): no images, the same size and mode: all a trained model needs to read new ones
 
 class LabelAt(Transform):
     "The class name of item `i`, for fastai's `Categorize`"
     def __init__(self, y, vocab): self.y, self.names = y, list(vocab)
     def encodes(self, i:int): return self.names[self.y[i]]
+    def emptied(self): return LabelAt(self.y[:0].copy(), self.names)
+
+# %% ../nbs/00_data.ipynb #fe13de97
+def _array_image(a:np.ndarray) -> np.ndarray:
+    "An image array of any dtype PIL reads (H x W, H x W x 3 or 4) as `image_array` makes it: uint8, grey or RGB"
+    try: return image_array(Image.fromarray(np.asarray(a)))
+    except (TypeError, ValueError) as e: raise TypeError(f"cannot read an image from an array of shape {a.shape} and dtype {a.dtype}: give H x W or H x W x 3 (or 4) ({e})") from None
+
+@patch
+def like(self:ImageAt, img:np.ndarray):
+    "`img` (H x W or H x W x 3, uint8) as one of these images: resized and converted to their channels as `image_folder` converts"
+    c, h, w = self.x.shape[1:]
+    if c not in (1, 3): raise ValueError(f"images with {c} channels cannot be read from files: only grey (1) or RGB (3)")
+    return self.cls(_image_tensor(np.array(_fit(img, (h, w), rgb=c == 3))[None])[0])
 
 # %% ../nbs/00_data.ipynb #744411a7
 class GreyToRGB(Transform):
@@ -417,22 +436,38 @@ def _image_tensor(x:np.ndarray) -> torch.Tensor:
     t = torch.from_numpy(np.ascontiguousarray(x))
     return t[:, None] if t.ndim == 3 else t.permute(0, 3, 1, 2).contiguous()
 
-def small_dsets(data:SmallData) -> Datasets:
+def _emptied(t): return t.emptied() if isinstance(t, (ImageAt, LabelAt)) else t
+
+class SmallDatasets(Datasets):
+    "The `Datasets` of `small_dsets`; `new_empty`, what `Learner.export` keeps, holds no image or label, only how to read new images"
+    def new_empty(self):
+        tls = [tl.new_empty() for tl in self.tls]
+        for tl in tls:
+            tl.tfms = Pipeline(tl.tfms.fs.map(_emptied), split_idx=tl.tfms.split_idx)  # a new pipeline: the original keeps its data
+            tl.splits = L([[], []])  # the training and test indices, not needed to read new images
+        return type(self)(tls=tls, n_inp=self.n_inp)
+
+def small_dsets(data:SmallData) -> SmallDatasets:
     "fastai `Datasets` of `data`: split 0 is the training split, split 1 the test split"
     x = _image_tensor(np.concatenate([data.x_train, data.x_test]))
     y = np.concatenate([data.y_train, data.y_test])
     n = len(data.x_train)
     splits = [list(range(n)), list(range(n, len(x)))]
-    return Datasets(range(len(x)), tfms=[[ImageAt(x)], [LabelAt(y, data.vocab), Categorize(vocab=data.vocab, sort=False)]], splits=splits)
+    return SmallDatasets(range(len(x)), tfms=[[ImageAt(x)], [LabelAt(y, data.vocab), Categorize(vocab=data.vocab, sort=False)]], splits=splits)
 
 # %% ../nbs/00_data.ipynb #04d26f9c
 def _split_tensors(dsets:Datasets) -> tuple:
     "Global indices, images (an `ImageAt`) and label tensor behind `small_dsets` or one of its splits"
     return torch.as_tensor(list(dsets.tls[0].items)), dsets.tls[0].tfms[0], torch.as_tensor(dsets.tls[1].tfms[0].y).long()
 
+def _indexed(dsets) -> bool:
+    "Whether `dsets` are `small_dsets` items: indices into their images, with labels"
+    return isinstance(dsets, SmallDatasets) and len(dsets.tls) == 2 and isinstance(first(dsets.tls[0].items), (int, type(None)))
+
 class IndexBatchDL(TfmdDL):
-    "A `TfmdDL` over `small_dsets` that builds each batch with one tensor index instead of item by item"
+    "A `TfmdDL` over `small_dsets` that builds each batch with one tensor index instead of item by item (other items, such as files to predict, one by one)"
     def create_batches(self, samps):
+        if not _indexed(self.dataset): yield from super().create_batches(samps); return
         items, images, y = _split_tensors(self.dataset)
         for idxs in self.chunkify(samps):
             i = items[torch.as_tensor(list(idxs))]

@@ -157,9 +157,7 @@ def progress_line(done:int, total:int, current:str, elapsed:float, per_run:float
     return f"[{bar:<{width}}] {done}/{total} runs | {current} | elapsed {_clock(elapsed)} | about {left} left"
 
 # %% ../nbs/06_grid.ipynb #229b9144
-def _versions() -> dict:
-    import fastai, timm
-    return dict(torch=torch.__version__, fastai=fastai.__version__, timm=timm.__version__, python=platform.python_version(), threads=torch.get_num_threads())
+def _versions() -> dict: return versions() | dict(threads=torch.get_num_threads())
 
 def _training(r:dict) -> tuple:
     "What a run trains: its key without the test-time passes"

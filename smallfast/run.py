@@ -6,24 +6,27 @@ Docs: https://smallfast.github.io/smallfast/run.html.md"""
 
 # %% auto #0
 __all__ = ['CLASSIC', 'MODELS', 'DEFAULT_ARCH', 'DEFAULT_LR', 'DEFAULT_TTA_PASSES', 'MAX_SIZE', 'MEMBER_SEED_STEP', 'TECHNIQUES',
-           'DEFAULT_TECHNIQUES', 'ConfigError', 'RunConfig', 'default_epochs', 'NoValidation', 'train', 'predictions',
-           'evaluate', 'classic_score']
+           'DEFAULT_TECHNIQUES', 'ConfigError', 'RunConfig', 'default_epochs', 'NoValidation', 'versions', 'train',
+           'predictions', 'evaluate', 'classic_score', 'load_model', 'image_paths', 'predict_folder']
 
 # %% ../nbs/05_run.ipynb #265d9cdf
-import math
+import math, pickle, warnings, zipfile
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from fastcore.all import *
 from .data import *  # first: it quiets a warning of fastai's import
+from .data import _image_files
 from .augment import small_aug
 from .transfer import RECIPES, ValidateAtEnd, recipe_learner, fit_recipe
 from .vae import VAECallback
 from .semi import FixMatch, strong_aug, weak_aug
 from fastai.callback.core import Callback, CancelValidException
 from fastai.callback.mixup import MixUp
-from fastai.learner import Learner
+from fastai.learner import Learner, load_learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.torch_core import no_random, set_seed
@@ -169,6 +172,7 @@ class NoValidation(Callback):
     order = 61  # after `Recorder` and `ProgressCallback` have started the validation pass they then see cancelled
     def before_epoch(self): self.trained = False
     def before_train(self): self.trained = True
+    def after_fit(self): self.trained = False  # predicting after a fit runs a validation pass of its own
     def before_validate(self):
         if getattr(self, 'trained', False): raise CancelValidException()  # the pass that follows training in `fit`
         if not len(self.dl.dataset): raise ValueError("nothing to validate on: a learner from `train` has an empty validation set; score it with `evaluate(learn, images, labels)`")
@@ -184,9 +188,9 @@ def _fixmatch(cfg:RunConfig, pool:np.ndarray) -> FixMatch:
     return FixMatch(pool, mu=cfg.mu, threshold=cfg.threshold, weight=cfg.semi_weight, weak=weak_aug(cfg.flip), strong=strong_aug(cfg.flip, cutout=cfg.cutout))
 
 def _callbacks(cfg:RunConfig, data:SmallData) -> list:
-    "The callbacks of a run: no validation while fitting, then the VAE, MixUp and FixMatch when `cfg` asks for them"
+    "The training-only callbacks of a run: the VAE, MixUp and FixMatch when `cfg` asks for them"
     vae = [VAECallback(**({} if cfg.vae_steps is None else dict(vae_steps=cfg.vae_steps)))] if cfg.vae else []
-    return [NoValidation()] + vae + ([_mixup(cfg.mixup)] if cfg.mixup else []) + ([_fixmatch(cfg, data.x_unlabelled)] if cfg.semi else [])
+    return vae + ([_mixup(cfg.mixup)] if cfg.mixup else []) + ([_fixmatch(cfg, data.x_unlabelled)] if cfg.semi else [])
 
 def _learner(cfg:RunConfig, data:SmallData, device=None) -> Learner:
     "A learner for `cfg` on `data`'s training split, with an empty validation set"
@@ -195,18 +199,24 @@ def _learner(cfg:RunConfig, data:SmallData, device=None) -> Learner:
     loss = CrossEntropyLossFlat(label_smoothing=cfg.label_smoothing)
     if cfg.model == 'cnn':
         dls = small_dls(train_only, bs=bs, batch_tfms=tfms, device=device)
-        return Learner(dls, small_cnn(data.c, data.n_channels), loss_func=loss, metrics=accuracy, cbs=_callbacks(cfg, data))
+        return Learner(dls, small_cnn(data.c, data.n_channels), loss_func=loss, metrics=accuracy, cbs=NoValidation())
     dls = small_dls(train_only, bs=bs, size=cfg.size if tfms is None else None, batch_tfms=tfms, device=device)
-    return recipe_learner(dls, cfg.model, arch=cfg.arch, drop_rate=cfg.drop_rate, loss_func=loss, cbs=_callbacks(cfg, data))
+    return recipe_learner(dls, cfg.model, arch=cfg.arch, drop_rate=cfg.drop_rate, loss_func=loss, cbs=NoValidation())
 
 # %% ../nbs/05_run.ipynb #66751c16
-def _fit(learn:Learner, cfg:RunConfig) -> Learner:
-    "Fit `learn` as `cfg` says: one cycle for the small CNN, its recipe for a transfer model"
+def _fit(learn:Learner, cfg:RunConfig, data:SmallData) -> Learner:
+    "Fit `learn` as `cfg` says, with its training-only callbacks for the fit alone: one cycle for the small CNN, its recipe for a transfer model"
     lr = ifnone(cfg.lr, DEFAULT_LR[cfg.model])
-    with learn.no_bar(), learn.no_logging():
+    with learn.no_bar(), learn.no_logging(), learn.added_cbs(_callbacks(cfg, data)):
         if cfg.model == 'cnn': learn.fit_one_cycle(cfg.epochs, lr)
         else: fit_recipe(learn, cfg.model, cfg.epochs, lr=lr, lr_mult=cfg.lr_mult)
     return learn
+
+def versions() -> dict:
+    "Versions of what trains and reads a model: smallfast, fastai, torch, timm, Python"
+    import fastai, platform, timm
+    from smallfast import __version__
+    return dict(smallfast=__version__, fastai=fastai.__version__, torch=torch.__version__, timm=timm.__version__, python=platform.python_version())
 
 def _labels_per_class(data:SmallData) -> int: return min(data.counts('train').values())
 
@@ -229,7 +239,9 @@ def train(cfg:RunConfig, # What to train: a model, its data remedies, an ensembl
     if cfg.semi: data = _with_pool(data, cfg.unlabelled, seed)
     def member(i):
         set_seed(seed + MEMBER_SEED_STEP * i)
-        return _fit(_learner(cfg, data, device), cfg)
+        learn = _fit(_learner(cfg, data, device), cfg, data)
+        learn.run_config, learn.versions = cfg, versions()  # kept in an export: what the model is, and what made it
+        return learn
     return member(0) if cfg.members == 1 else [member(i) for i in range(cfg.members)]
 
 # %% ../nbs/05_run.ipynb #7c78a3dd
@@ -239,15 +251,18 @@ def _scoring_dl(learn:Learner, images:np.ndarray):
     ds = small_dsets(SmallData(images[:1], dummy[:1], images, dummy, list(learn.dls.vocab))).valid  # fastai sets up on a training item
     return learn.dls.valid.new(ds, shuffle=False, drop_last=False)
 
+def _preds(learn:Learner, dl, tta_passes:int=0) -> torch.Tensor:
+    "Probabilities of `learn` on `dl`, plain or with `tta_passes` augmented passes; callbacks of training set aside, the passes' draws the same each time"
+    training_only = learn.cbs.filter(lambda cb: isinstance(cb, (NoValidation, ValidateAtEnd, VAECallback, MixUp, FixMatch)))
+    with learn.removed_cbs(training_only), learn.no_bar(), learn.no_logging(), no_random(0):
+        return (learn.tta(dl=dl, n=tta_passes) if tta_passes else learn.get_preds(dl=dl))[0]
+
 def predictions(learn:Learner, # A trained learner, from `train` or any `small_dls` learner
                 images:np.ndarray, # uint8 images shaped like its training images: N x H x W (grey) or N x H x W x C
                 tta_passes:int=0 # Augmented test-time passes; 0: plain predictions
                ) -> torch.Tensor:
     "Predicted class probabilities of `learn` for `images`, N x classes"
-    training_only = learn.cbs.filter(lambda cb: isinstance(cb, (NoValidation, ValidateAtEnd, VAECallback, MixUp, FixMatch)))
-    with learn.removed_cbs(training_only), learn.no_bar(), learn.no_logging(), no_random(0):  # the passes' draws: the same each time
-        dl = _scoring_dl(learn, images)
-        return (learn.tta(dl=dl, n=tta_passes) if tta_passes else learn.get_preds(dl=dl))[0]
+    return _preds(learn, _scoring_dl(learn, images), tta_passes)
 
 def evaluate(learners, # A trained `Learner`, or a list of them (an ensemble: their mean probabilities)
              images:np.ndarray, # uint8 images to score
@@ -271,3 +286,76 @@ def classic_score(data:SmallData, # Its training split trains
     flat = lambda x: x.reshape(len(x), -1) / 255.
     clf = (LogisticRegression(max_iter=2000) if method == 'logreg' else SVC(kernel='rbf')).fit(flat(data.x_train), data.y_train)
     return float(clf.score(flat(ifnone(images, data.x_test)), ifnone(labels, data.y_test)))
+
+# %% ../nbs/05_run.ipynb #83645e62
+def _unreadable(fn:Path, e:Exception) -> Exception:
+    "The error for a model file that fails to load: another version's classes, or not a model at all"
+    here = ', '.join(f"{k} {v}" for k, v in versions().items() if k in ('smallfast', 'fastai', 'torch'))
+    if isinstance(e, ImportError) or (isinstance(e, AttributeError) and "Can't get attribute" in str(e)):  # a class or module the pickle names is not here
+        return RuntimeError(f"{fn} was exported by other versions than these ({here}): re-export it with them, or install the versions it was made with ({type(e).__name__}: {e})")
+    return ValueError(f"{fn} is not a model exported by fastai's `Learner.export` or smallfast-train ({type(e).__name__}: {e})")
+
+def load_model(fn, # A file written by `Learner.export` or smallfast-train: a pickle, so only one you trust
+               cpu:bool=True # Load onto the CPU, else onto the default device
+              ) -> Learner:
+    "fastai's `load_learner`, with clear errors for a missing file, a file that is no fastai export, or an export from other versions"
+    fn = Path(fn)
+    if not fn.is_file(): raise FileNotFoundError(f"model file not found: {fn}")
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='load_learner` uses Python')  # said in the docs and --help instead, once
+        try: learn = load_learner(fn, cpu=cpu)
+        except Exception as e: raise _unreadable(fn, e) from None
+    if not isinstance(learn, Learner): raise ValueError(f"{fn} holds a {type(learn).__name__}, not a fastai Learner")
+    made = getattr(learn, 'versions', {}).get('fastai')
+    if made and made != versions()['fastai']: warnings.warn(f"{fn} was exported with fastai {made}, this is fastai {versions()['fastai']}: re-export it if predictions look wrong")
+    return learn
+
+# %% ../nbs/05_run.ipynb #cf82764e
+def image_paths(paths) -> list:
+    "The files named in `paths` (a file or folder, or a list of them): folders read recursively for the image types PIL knows, links to folders not followed"
+    from PIL import Image
+    known, out = set(Image.registered_extensions()), []
+    for p in map(Path, [paths] if isinstance(paths, (str, Path)) else paths):
+        if not p.exists(): raise FileNotFoundError(f"{p} does not exist")
+        out += [p] if p.is_file() else [f for f in _image_files(p) if f.suffix.lower() in known]
+    return out
+
+# %% ../nbs/05_run.ipynb #cf8a5456
+def _probs_or_skip(learn:Learner, files:list, tta_passes:int, skipped:list) -> tuple:
+    "(files predicted, their probabilities): the batch at once, else file by file, the unreadable ones named in `skipped`"
+    probs = lambda items: _preds(learn, learn.dls.test_dl(items, num_workers=0), tta_passes)
+    try: return files, probs(files)
+    except Exception: pass  # one bad file spoils a batch: find it
+    kept, out = [], []
+    for f in files:
+        try: out.append(probs([f])); kept.append(f)
+        except Exception as e: skipped.append(f"{f}: {e}" if str(f) in str(e) else f"{f} is not a readable image ({type(e).__name__}: {e})")
+    return kept, torch.cat(out) if out else None
+
+def _rows(files:list, probs:torch.Tensor, vocab, top:int) -> list:
+    "One dict per file: its path, the predicted class and probability, and the `top` most likely classes"
+    p, i = probs.topk(min(top, len(vocab)), dim=1)
+    return [dict(path=str(f), prediction=vocab[ii[0]], probability=float(pp[0]),
+                 **{k: v for j in range(len(ii)) for k, v in ((f'top{j + 1}', vocab[ii[j]]), (f'top{j + 1}_probability', float(pp[j])))})
+            for f, pp, ii in zip(files, p.tolist(), i.tolist())]
+
+# %% ../nbs/05_run.ipynb #313147cc
+def predict_folder(learn:Learner, # A trained learner: from `train` or `load_model`, or any fastai image learner
+                   paths, # An image file or folder (read recursively), or a list of them
+                   tta_passes:int=0, # Augmented test-time passes; 0: plain predictions
+                   top:int=3, # Most likely classes listed per image
+                   bs:int=64, # Images read and predicted at a time
+                   progress:bool=False # A fastprogress bar over the batches
+                  ) -> pd.DataFrame:
+    "The predicted class, its probability and the `top` classes of every image in `paths`; unreadable files are skipped and named in `df.attrs['skipped']`"
+    from fastprogress.fastprogress import progress_bar
+    for v, name in ((top, 'top'), (bs, 'bs')):
+        if not _whole(v): raise ValueError(f"{name}={v!r}: give a positive integer")
+    if not _whole(tta_passes, 0): raise ValueError(f"tta_passes={tta_passes!r}: give a number of passes, 0 or more")
+    files, rows, skipped = image_paths(paths), [], []
+    for i in progress_bar(range(0, len(files), bs), display=progress and len(files) > bs):
+        kept, probs = _probs_or_skip(learn, files[i:i + bs], tta_passes, skipped)
+        if kept: rows += _rows(kept, probs, list(learn.dls.vocab), top)
+    df = pd.DataFrame(rows, columns=None if rows else ['path', 'prediction', 'probability'])
+    df.attrs['skipped'] = skipped
+    return df
