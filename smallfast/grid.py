@@ -6,7 +6,7 @@ Docs: https://smallfast.github.io/smallfast/grid.html.md"""
 
 # %% auto #0
 __all__ = ['DATASETS', 'VALID_SEED', 'check_techniques', 'bench_data', 'shots_that_fit', 'valid_split', 'run_key', 'read_results',
-           'write_results', 'add_records', 'progress_line', 'run_grid']
+           'write_whole', 'write_results', 'add_records', 'progress_line', 'run_grid']
 
 # %% ../nbs/06_grid.ipynb #59104f8c
 import contextlib, fcntl, json, os, platform, signal, tempfile, threading, time
@@ -107,16 +107,21 @@ def read_results(fn) -> list:
 def _umask() -> int:
     m = os.umask(0); os.umask(m); return m
 
-def write_results(records:list, fn):
-    "Write `records` to `fn` whole: to a temporary file first, then renamed over it, with `fn`'s permissions"
+def write_whole(fn, # The file to write
+                write # Called with a temporary path beside `fn` to write into
+               ) -> Path:
+    "Write `fn` whole or not at all: `write` fills a temporary file beside it, which is then renamed over it, with `fn`'s permissions (a new file's: the umask's)"
     fn = Path(fn)
     mode = fn.stat().st_mode & 0o777 if fn.exists() else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=fn.parent, prefix=f'.{fn.name}.', suffix='.part')
-    try:
-        with os.fdopen(fd, 'w') as f: json.dump(records, f, indent=1)
-        os.chmod(tmp, mode); os.replace(tmp, fn)
+    fd, tmp = tempfile.mkstemp(dir=fn.parent, prefix=f'.{fn.name}.', suffix='.part'); os.close(fd)
+    try: write(Path(tmp)); os.chmod(tmp, mode); os.replace(tmp, fn)
     except BaseException:  # Ctrl-C or a full disk mid-write: the old file stays whole, and no half-written one is left beside it
         Path(tmp).unlink(missing_ok=True); raise
+    return fn
+
+def write_results(records:list, fn):
+    "Write `records` to `fn` whole (`write_whole`)"
+    write_whole(fn, lambda tmp: tmp.write_text(json.dumps(records, indent=1)))
 
 @contextlib.contextmanager
 def _locked(fn:Path):

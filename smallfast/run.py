@@ -296,16 +296,17 @@ def _unreadable(fn:Path, e:Exception) -> Exception:
     return ValueError(f"{fn} is not a model exported by fastai's `Learner.export` or smallfast-train ({type(e).__name__}: {e})")
 
 def load_model(fn, # A file written by `Learner.export` or smallfast-train: a pickle, so only one you trust
-               cpu:bool=True # Load onto the CPU, else onto the default device
+               device=None # Where its network and batches go, 'cpu' or 'cuda'; default: the CPU, as `load_learner` does
               ) -> Learner:
     "fastai's `load_learner`, with clear errors for a missing file, a file that is no fastai export, or an export from other versions"
     fn = Path(fn)
     if not fn.is_file(): raise FileNotFoundError(f"model file not found: {fn}")
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='load_learner` uses Python')  # said in the docs and --help instead, once
-        try: learn = load_learner(fn, cpu=cpu)
+        try: learn = load_learner(fn, cpu=True)
         except Exception as e: raise _unreadable(fn, e) from None
     if not isinstance(learn, Learner): raise ValueError(f"{fn} holds a {type(learn).__name__}, not a fastai Learner")
+    if device is not None: learn.dls.to(device); learn.model.to(device)
     made = getattr(learn, 'versions', {}).get('fastai')
     if made and made != versions()['fastai']: warnings.warn(f"{fn} was exported with fastai {made}, this is fastai {versions()['fastai']}: re-export it if predictions look wrong")
     return learn
@@ -353,7 +354,8 @@ def predict_folder(learn:Learner, # A trained learner: from `train` or `load_mod
         if not _whole(v): raise ValueError(f"{name}={v!r}: give a positive integer")
     if not _whole(tta_passes, 0): raise ValueError(f"tta_passes={tta_passes!r}: give a number of passes, 0 or more")
     files, rows, skipped = image_paths(paths), [], []
-    for i in progress_bar(range(0, len(files), bs), display=progress and len(files) > bs):
+    starts = range(0, len(files), bs)
+    for i in progress_bar(starts) if progress and len(starts) > 1 else starts:  # fastprogress writes even when told not to display
         kept, probs = _probs_or_skip(learn, files[i:i + bs], tta_passes, skipped)
         if kept: rows += _rows(kept, probs, list(learn.dls.vocab), top)
     df = pd.DataFrame(rows, columns=None if rows else ['path', 'prediction', 'probability'])
