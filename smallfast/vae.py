@@ -101,14 +101,13 @@ def reconstruct(self:ConvCVAE, x:torch.Tensor, y:torch.Tensor) -> torch.Tensor:
     return self.decode(self.encode(x, y)[0], y)
 
 @patch
-@torch.no_grad()
 def sample(self:ConvCVAE, labels, # Class index of each image to generate
            temperature:float=1.0 # Scale of the random codes: below 1, more typical and less varied images
           ) -> torch.Tensor:
     "New images in [0, 1], one per label, decoded from random codes"
     device = next(self.parameters()).device
     labels = torch.as_tensor(labels, device=device).long()
-    return self.decode(torch.randn(len(labels), self.latent_dim, device=device) * temperature, labels)
+    with torch.no_grad(): return self.decode(torch.randn(len(labels), self.latent_dim, device=device) * temperature, labels)
 
 # %% ../nbs/03_vae.ipynb #9077a8cf
 class VAELoss:

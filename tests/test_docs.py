@@ -72,6 +72,19 @@ def test_source_links_sit_under_their_headings(site):
     source, next_heading = html.index('>source</a>', heading), html.index('<section id=', heading + 1)
     assert source < next_heading  # under the heading it belongs to, not above the next one
 
+def _api_headings(page) -> list:
+    "The names `show_doc` headed on a built page, in order"
+    return re.findall(r'<h[34]>([\w.]+)<a class="headerlink"', (DOCS/page).read_text())
+
+def test_each_api_name_once_its_class_first(site):
+    "nbdev documents a `@patch` method after its cell even when a `show_doc` already does: each name is shown once, a class before its methods"
+    for p in content_pages():
+        names = _api_headings(p)
+        assert len(names) == len(set(names)), (p, sorted(n for n in set(names) if names.count(n) > 1))
+    vae = _api_headings('vae.html')
+    assert vae.index('ConvCVAE') < vae.index('ConvCVAE.encode') and vae.index('VAECallback') < vae.index('VAECallback.before_fit'), vae
+    assert 'sample' not in vae and 'ConvCVAE.sample' in vae
+
 def _links(browser, url):
     browser.get(url)
     return {a.get_property('href') for a in browser.find_elements('css selector', 'a[href]')}

@@ -42,10 +42,18 @@ def reading_order(nbs:Path):
     folder = lambda name: sorted((nbs/name).glob('*.ipynb')) if (nbs/name).is_dir() else []
     return [p for p in [nbs/'index.ipynb', *folder('tutorials'), *sorted(nbs.glob('[0-9]*.ipynb')), *folder('studies')] if p.exists()]
 
+def _undocumented(def_names):
+    "nbdev's names to document after an exported cell, less those a `show_doc` of the notebook already shows: nbdev adds `@patch` methods (`Class.method`, or just `method` under another decorator) even when they are"
+    def names(cell, shown): return [n for n in def_names(cell, shown) if n not in shown and not any(s.endswith(f'.{n}') for s in shown)]
+    return names
+
 def process(nb_path):
     "The notebook after nbdev's docs processing, or exit naming the notebook and the failing cell"
     from fastcore.nbio import read_nb
+    import nbdev.processors
     from nbdev.processors import FilterDefaults
+    if not getattr(nbdev.processors._def_names, 'smallfast', False):
+        nbdev.processors._def_names = _undocumented(nbdev.processors._def_names); nbdev.processors._def_names.smallfast = True
     nb = read_nb(nb_path)
     os.environ['IN_TEST'] = '1'
     try: FilterDefaults()(nb)
