@@ -85,6 +85,11 @@ def test_each_api_name_once_its_class_first(site):
     assert vae.index('ConvCVAE') < vae.index('ConvCVAE.encode') and vae.index('VAECallback') < vae.index('VAECallback.before_fit'), vae
     assert 'sample' not in vae and 'ConvCVAE.sample' in vae
 
+def test_the_bench_page_shows_what_the_command_writes(site):
+    "The cli page shows the report of a full run: its plots, not only the code that draws them"
+    html = (DOCS/'cli.html').read_text()
+    assert html.count('<img') >= 2 and 'At 10/class the best is' in html
+
 def _links(browser, url):
     browser.get(url)
     return {a.get_property('href') for a in browser.find_elements('css selector', 'a[href]')}
