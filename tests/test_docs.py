@@ -85,6 +85,13 @@ def test_each_api_name_once_its_class_first(site):
     assert vae.index('ConvCVAE') < vae.index('ConvCVAE.encode') and vae.index('VAECallback') < vae.index('VAECallback.before_fit'), vae
     assert 'sample' not in vae and 'ConvCVAE.sample' in vae
 
+def test_one_table_style(site, browser):
+    "pandas' tables in stored outputs drawn like the Markdown ones: collapsed single borders, not the double ones of border=1"
+    browser.get(site + 'tutorials/playbook.html')
+    styles = browser.execute_script("""return ['table.dataframe', 'table.docutils'].map(s => { const t = document.querySelector(s), c = getComputedStyle(t);
+        return [c.borderCollapse, getComputedStyle(t.querySelector('td')).borderBottomWidth]; });""")
+    assert styles[0] == styles[1] == ['collapse', '1px'], styles
+
 def test_the_bench_page_shows_what_the_command_writes(site):
     "The cli page shows the report of a full run: its plots, not only the code that draws them"
     html = (DOCS/'cli.html').read_text()

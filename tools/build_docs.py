@@ -35,7 +35,17 @@ myst_enable_extensions = ["colon_fence", "dollarmath"]
 myst_heading_anchors = 3
 exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 pygments_style = "friendly"
+html_static_path = ["_static"]
+html_css_files = ["smallfast.css"]
 '''
+
+CSS = """/* tables in stored outputs (pandas, fastai's epoch tables) drawn as furo draws Markdown tables: one table style */
+table.dataframe, table.fastprogress { border: 0; border-collapse: collapse; border-radius: .2rem; margin: 1rem 0;
+  box-shadow: 0 .2rem .5rem rgba(0, 0, 0, .05), 0 0 .0625rem rgba(0, 0, 0, .1); }
+table.dataframe th, table.dataframe td, table.fastprogress th, table.fastprogress td {
+  border: 0; border-bottom: 1px solid var(--color-table-border); border-left: 1px solid var(--color-table-border); padding: .3rem .5rem; }
+table.dataframe thead th, table.fastprogress thead th { background: var(--color-table-header-background); }
+"""
 
 def reading_order(nbs:Path):
     "Notebooks as the site reads: home, tutorials, modules in number order, then studies"
@@ -134,6 +144,7 @@ def build(nbs:Path=NBS, site:Path=SITE, out:Path=OUT):
         (site/f'{name}.ipynb').parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(page, site/f'{name}.ipynb')
     (site/'conf.py').write_text(conf())
+    (site/'_static').mkdir(exist_ok=True); (site/'_static'/'smallfast.css').write_text(CSS)
     html = site/'_build'/'html'  # myst-nb writes its work files beside the build folder, inside `site`
     r = subprocess.run([sys.executable, '-m', 'sphinx', '-W', '--keep-going', '-q', '-b', 'html', str(site), str(html)])
     if r.returncode: sys.exit("docs: Sphinx failed: see the warnings above, each names its source page")
