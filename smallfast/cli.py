@@ -9,7 +9,7 @@ __all__ = ['QUICK', 'DEFAULT_TECHNIQUE', 'bench_main', 'demo_main', 'augbench_ma
            'bench_configs', 'bench', 'train_model', 'best_technique', 'predict_images', 'console', 'demo', 'augbench']
 
 # %% ../nbs/08_cli.ipynb #0a3dd99e
-import json, os, signal, sys, tempfile, time, warnings
+import json, os, signal, sys, tempfile, time
 from typing import Annotated
 from dataclasses import replace
 from pathlib import Path
@@ -61,14 +61,18 @@ def _check_device(device):
     if device not in ('cpu', 'cuda') and not device.startswith('cuda:'): raise ValueError(f"--device={device!r}: choose cpu or cuda")
     if device.startswith('cuda') and not torch.cuda.is_available(): raise ValueError(f"--device={device}: this machine has no CUDA GPU that torch can use; use --device cpu")
 
+def _check_writable(folder:Path, flag:str, create:bool=False):
+    "A clear error naming `flag` unless files can be written into `folder` (made first when `create`)"
+    try:
+        if create: folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e: raise PermissionError(f"{flag}: cannot write into {folder} ({e.strerror})") from None
+
 def _writable_folder(out) -> Path:
     "`out`, created if needed; a clear error when it is a file or cannot be written"
     out = Path(out)
     if out.exists() and not out.is_dir(): raise NotADirectoryError(f"--out: {out} is a file: give a folder for the results")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=out).close()
-    except OSError as e: raise PermissionError(f"--out: cannot write into {out} ({e.strerror})") from None
+    _check_writable(out, '--out', create=True)
     return out
 
 def _check_pool(configs:dict, data:SmallData, data_arg, shots:int, valid):
@@ -159,8 +163,7 @@ def _new_file(path, force:bool, flag:str) -> Path:
     if path.is_dir(): raise IsADirectoryError(f"{flag}: {path} is a folder: give a file name in it")
     if not path.parent.is_dir(): raise FileNotFoundError(f"{flag}: folder {path.parent} does not exist")
     if path.exists() and not force: raise FileExistsError(f"{flag}: {path} exists: give --force to replace it")
-    try: tempfile.TemporaryFile(dir=path.parent).close()
-    except OSError as e: raise PermissionError(f"{flag}: cannot write into {path.parent} ({e.strerror})") from None
+    _check_writable(path.parent, flag)
     return path
 
 def _deep(configs:dict) -> list: return [n for n, c in configs.items() if c.model not in CLASSIC]

@@ -9,7 +9,7 @@ __all__ = ['DATASETS', 'VALID_SEED', 'check_techniques', 'bench_data', 'shots_th
            'write_whole', 'write_results', 'add_records', 'progress_line', 'run_grid']
 
 # %% ../nbs/06_grid.ipynb #59104f8c
-import contextlib, fcntl, json, os, platform, signal, tempfile, threading, time
+import contextlib, fcntl, json, os, signal, tempfile, threading, time
 from dataclasses import replace
 from pathlib import Path
 

@@ -10,7 +10,7 @@ __all__ = ['CLASSIC', 'MODELS', 'DEFAULT_ARCH', 'DEFAULT_LR', 'DEFAULT_TTA_PASSE
            'predictions', 'evaluate', 'classic_score', 'load_model', 'image_paths', 'predict_folder']
 
 # %% ../nbs/05_run.ipynb #265d9cdf
-import math, pickle, warnings, zipfile
+import math, warnings
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
