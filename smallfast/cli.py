@@ -117,6 +117,8 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
           unlabelled:int=None, # Largest pool of unlabelled images of each semi-supervised run (semi, transfer+semi); default: all the folder's unlabelled/ images, else every training image outside the run's labelled ones
           threshold:float=None, # FixMatch's confidence threshold in the semi-supervised techniques (default 0.95)
           cutout:float=None, # Largest cutout of FixMatch's strong view, a fraction of the image, 0 for none (default 0.25)
+          workers:int=1, # Runs at a time on this machine, each in its own process with its share of the CPU cores, or on the GPUs in turn
+          ray:str=None, # Run the grid on Ray: 'local' starts Ray here, 'auto' joins the cluster running here, else the head node's HOST:PORT (pip install 'smallfast[ray]')
           export:str=None, # Then train the deep technique with the best held-out accuracy (needs --valid) on every labelled image, and write it to this model file
           force:store_true=False # Replace an existing --export file
          ):
@@ -126,6 +128,8 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
         shot_list, seed_list = _counts(shots, '--shots'), _counts(seeds, '--seeds')
         if len(seed_list) != 1: raise ValueError(f"--seeds is the number of seeds, one positive integer, got '{seeds}'")
         if test_n is not None and test_n < 1: raise ValueError(f"--test-n={test_n}: give a positive number of test images")
+        if workers < 1: raise ValueError(f"--workers={workers}: give a positive whole number of runs at a time")
+        if ray and workers > 1: raise ValueError(f"--workers {workers} and --ray {ray}: give one of them (Ray places the runs itself)")
         if valid is not None and valid < 1: raise ValueError(f"--valid is a number of images per class, a positive integer, got {valid}")
         options = dict(epochs=epochs, size=size, arch=arch, flip=False if no_flip else None, mixup=mixup, tta_passes=tta_passes, members=members,
                        unlabelled=unlabelled, threshold=threshold, cutout=cutout)
@@ -146,12 +150,15 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
     except (ValueError, OSError, ImportError, RuntimeError) as e: print(f"smallfast-bench: error: {e}", file=sys.stderr); sys.exit(2)
     print(f"{name}: {ds}\n{len(shot_list) * seed_list[0] * len(configs)} runs: {', '.join(configs)} x shots {shot_list} x {seed_list[0]} seed(s) -> {out}", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)
-    try: records = run_grid(configs, ds, shot_list, seed_list[0], out, valid, test_n, name, device, log=lambda line: print(line, flush=True))
+    try: records = run_grid(configs, ds, shot_list, seed_list[0], out, valid, test_n, name, device, workers=workers, ray=ray, log=lambda line: print(line, flush=True))
     except KeyboardInterrupt:
         print(f"\ninterrupted: every finished run is saved in {out/'results.json'}; run the same command again to continue", file=sys.stderr); sys.exit(130)
+    except (ImportError, ConnectionError) as e: print(f"smallfast-bench: error: --ray {ray}: {e}", file=sys.stderr); sys.exit(2)
+    missing = len(shot_list) * seed_list[0] * len(configs) - len(records)
     md = write_report(records, out, _title(name, configs, seed_list[0], min(len(ds.x_test), test_n or len(ds.x_test))))
     written = ', '.join(str(out/f) for f in ('results.json', 'results.md', 'curves.png', 'gains.png') if (out/f).exists())
     print('\n' + md + f"\nwritten: {written}\n\n{summary(records)}")
+    if missing: print(f"smallfast-bench: {missing} run(s) failed and have no record; run the same command again to run them" + (f" (--export {export} waits for them)" if export else ''), file=sys.stderr); sys.exit(1)
     if export is not None: _export_best(records, configs, ds, device, export)
 
 # %% ../nbs/08_cli.ipynb #1a55bdaa
@@ -353,9 +360,9 @@ def augbench(sizes:str='64,224', # Output sizes, comma separated
 # %% ../nbs/08_cli.ipynb #b7926e53
 bench_main = console(bench, 'smallfast-bench',
     metavars=dict(data='PATH', shots='LIST', seeds='N', techniques='LIST', epochs='N', size='PX', out='PATH', test_n='N', device='{cpu,cuda}',
-                  valid='N', mixup='ALPHA', arch='NAME', tta_passes='N', members='N', unlabelled='N', threshold='P', cutout='AREA', export='PATH'),
+                  valid='N', mixup='ALPHA', arch='NAME', tta_passes='N', members='N', unlabelled='N', threshold='P', cutout='AREA', export='PATH', workers='N', ray='ADDRESS'),
     groups={'data': ['data', 'shots', 'seeds', 'valid', 'test_n'], 'techniques': ['techniques', 'arch', 'size'],
-            'training': ['epochs', 'no_flip', 'mixup', 'members', 'device'], 'unlabelled images': ['unlabelled', 'threshold', 'cutout'], 'scoring': ['tta_passes'], 'output': ['out', 'quick', 'export', 'force']},
+            'training': ['epochs', 'no_flip', 'mixup', 'members', 'device'], 'unlabelled images': ['unlabelled', 'threshold', 'cutout'], 'scoring': ['tta_passes'], 'runs at once': ['workers', 'ray'], 'output': ['out', 'quick', 'export', 'force']},
     example='smallfast-bench --data path/to/images --shots 10,50 --seeds 3 --techniques baseline,transfer,all,all+tta,svm --valid 20')
 demo_main = console(demo, 'smallfast-demo', metavars=dict(n_per_class='N', epochs='N', seed='N'), example='smallfast-demo --n-per-class 10')
 augbench_main = console(augbench, 'smallfast-augbench', metavars=dict(sizes='LIST', channels='LIST', n='N', bs='N', runs='N', workers='N', device='{cpu,cuda}', out='PATH'),
