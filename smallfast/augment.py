@@ -6,17 +6,19 @@ Docs: https://smallfast.github.io/smallfast/augment.html.md"""
 
 # %% auto #0
 __all__ = ['STRENGTHS', 'check_images', 'check_range', 'RandomErasing', 'GaussianNoise', 'ShrinkBatch', 'GrowBatch', 'small_aug',
-           'augmented_rows', 'show_rows', 'show_augmented', 'aug_explorer', 'per_item_tfms', 'PerItemImages',
-           'images_per_second', 'compare_throughput']
+           'augmented_rows', 'show_rows', 'show_augmented', 'Explorer', 'aug_explorer', 'per_item_tfms',
+           'PerItemImages', 'images_per_second', 'compare_throughput']
 
 # %% ../nbs/02_augment.ipynb #8305ea18
-import os, statistics, time
+import base64, io, os, statistics, time
 from dataclasses import replace
 
+import ipywidgets as w
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from fastcore.all import *
+from IPython.display import display
 from .data import *  # first: it quiets a warning of fastai's import
 from fastai.data.transforms import Normalize
 from fastai.torch_core import TensorImage, default_device
@@ -156,9 +158,22 @@ STRENGTHS = dict(max_rotate=(0, 180, 10.), max_zoom=(1, 3, 1.1), max_warp=(0, 0.
                  erase_p=(0, 1, 0.25), noise_std=(0, 0.5, 0.))  # argument: (slider's min, max, default)
 
 # %% ../nbs/02_augment.ipynb #ce053dfe
+def _labels(ds, limit:int) -> list:
+    "Labels of the first `limit` items of fastai `Datasets` `ds`, read without loading an image where its labels are a list of their own"
+    if hasattr(ds, 'tls'): return [int(ds.tls[-1][i]) for i in range(min(limit, len(ds)))]
+    return [int(ds[i][-1]) for i in range(min(limit, len(ds)))]
+
+def _shown_idxs(dls, n:int) -> list:
+    "Indices of `n` training items to show: the first of each class, in class order, then the next items"
+    ys = _labels(dls.train.dataset, 100 * n)
+    firsts = {}
+    for i, y in enumerate(ys): firsts.setdefault(y, i)
+    idx = [firsts[y] for y in sorted(firsts)][:n]
+    return idx + [i for i in range(len(ys)) if i not in idx][:n - len(idx)]
+
 def _first_items(dls, n:int):
-    "The first `n` training items of `dls` as one batch on its device, before batch transforms"
-    return raw_batch(dls.train, range(min(n, len(dls.train.dataset))))
+    "`n` training items of `dls`, one of each class first, as one batch on its device, before batch transforms"
+    return raw_batch(dls.train, _shown_idxs(dls, n))
 
 def _display(tfms) -> list:
     "`tfms` without `Normalize`, so that images stay in [0, 1] for display"
@@ -191,28 +206,50 @@ def show_augmented(dls, n:int=8, n_aug:int=3, tfms=None, figsize=None):
     yb = _first_items(dls, n)[1]
     return show_rows(rows, [dls.vocab[int(y)] for y in yb], ['valid'] + [f'augmented {i+1}' for i in range(n_aug)], figsize)
 
+# %% ../nbs/02_augment.ipynb #8094b226
+def _png(fig) -> bytes:
+    "`fig` as PNG bytes"
+    buf = io.BytesIO(); fig.savefig(buf, format='png', bbox_inches='tight'); return buf.getvalue()
+
+class Explorer(w.Box):
+    "An ipywidgets panel of `controls` and the figure `draw(explorer, **values)` makes of their values, redrawn when one moves; shown as that picture where widgets cannot run"
+    def __init__(self, controls:dict, # {argument of `draw`: ipywidgets control}
+                 draw, # Called with the explorer and the controls' values; returns a matplotlib figure
+                 beside:bool=False # Controls in a column beside the picture; default: in two columns above it
+                ):
+        self.controls, self._draw, self.out = controls, draw, w.Output()
+        cs = list(controls.values())
+        for c in cs: c.style.description_width = 'initial'  # each label in full
+        panel = w.VBox(cs) if beside else w.HBox([w.VBox(cs[:(len(cs) + 1) // 2]), w.VBox(cs[(len(cs) + 1) // 2:])])
+        super().__init__([panel, self.out], layout=w.Layout(display='flex', flex_flow='row' if beside else 'column'))
+        for c in cs: c.observe(lambda change: self.redraw(), names='value')
+        self.redraw()
+
+    def redraw(self):
+        "Draw the picture of the controls' values into the panel, and keep it as a PNG"
+        fig = self._draw(self, **{k: c.value for k, c in self.controls.items()})
+        self.png = _png(fig)
+        with self.out: self.out.clear_output(wait=True); display(fig)
+        plt.close(fig)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return super()._repr_mimebundle_(**kwargs) | {'image/png': base64.b64encode(self.png).decode(),
+                                                    'text/plain': f'{type(self).__name__}: run this cell for live controls'}
+
 # %% ../nbs/02_augment.ipynb #54e1ecd4
-def aug_explorer(dls, # DataLoaders whose first training images are shown
+def aug_explorer(dls, # DataLoaders whose training images are shown, one of each class first
                  n:int=8, # Images per row
                  n_aug:int=3 # Augmented rows
-                ):
+                ) -> Explorer:
     "An ipywidgets panel: sliders for `small_aug`'s strengths and a grid of the same images augmented live"
-    import ipywidgets as w
-    from IPython.display import display
     size = tuple(augmented_rows(dls, 1, 0)[0].shape[-2:])
     controls = {k: w.FloatSlider(value=d, min=lo, max=hi, step=(hi - lo) / 50, description=k, continuous_update=False) for k, (lo, hi, d) in STRENGTHS.items()}
     controls['flip'] = w.Checkbox(value=True, description='flip')
-    out = w.Output()
-    panel = w.VBox([w.HBox([w.VBox(list(controls.values())[:3]), w.VBox(list(controls.values())[3:])]), out])
-    def draw(**kw):
-        panel.images = augmented_rows(dls, n, n_aug, small_aug(size, **kw))
-        with out:
-            out.clear_output(wait=True)
-            display(show_rows(panel.images, row_names=['valid'] + [f'augmented {i+1}' for i in range(n_aug)])); plt.close('all')
-    w.interactive_output(draw, controls)
-    draw(**{k: c.value for k, c in controls.items()})
-    panel.controls = controls
-    return panel
+    titles = [dls.vocab[int(y)] for y in _first_items(dls, n)[1]]
+    def draw(explorer, **kw):
+        explorer.images = augmented_rows(dls, n, n_aug, small_aug(size, **kw))
+        return show_rows(explorer.images, titles, ['valid'] + [f'augmented {i+1}' for i in range(n_aug)])
+    return Explorer(controls, draw)
 
 # %% ../nbs/02_augment.ipynb #af836985
 def per_item_tfms(size:int, rgb:bool=False):

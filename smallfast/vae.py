@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 from fastcore.all import *
 from .data import *  # first: it quiets a warning of fastai's import
-from .augment import check_images, check_range, show_rows
+import ipywidgets as w
+from .augment import Explorer, check_images, check_range, show_rows
 from fastai.callback.core import Callback, CancelValidException
 from fastai.callback.training import GradientClip
 from fastai.data.core import DataLoaders
@@ -147,6 +148,12 @@ def _as_tensors(data) -> tuple:
     return (x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2) if x.shape[-1] in (3, 4) and x.shape[1] not in (1, 3) else x), torch.as_tensor(y).long()
 
 # %% ../nbs/03_vae.ipynb #e1b0d600
+def _trained(learn) -> str:
+    "One line on a finished VAE training: its epochs and steps, and the loss terms of its last batch"
+    lf = learn.loss_func
+    return (f"VAE trained {learn.n_epoch} epochs ({learn.train_iter} steps): last batch's reconstruction loss {float(lf.recon):.1f}, "
+            f"KL {float(lf.kl):.1f} per image")
+
 def train_vae(vae:ConvCVAE, # The VAE to train
               data, # A `SmallData` (its training split), or (images in [0, 1] N x C x H x W, labels)
               epochs:int=None, # Default: about `steps` optimizer steps
@@ -156,7 +163,7 @@ def train_vae(vae:ConvCVAE, # The VAE to train
               bs:int=64, # Batch size
               steps:int=1000, # Optimizer steps when `epochs` is not given
               device=None, # Default: the GPU when there is one
-              progress:bool=True # Show fastai's progress bar
+              progress:bool=True # Show fastai's progress bar, then the losses it ended with
              ) -> Learner:
     "Train `vae` on small-data images with a fastai `Learner`; returns the learner (its `recorder` holds the losses)"
     x, y = _as_tensors(data)
@@ -168,6 +175,7 @@ def train_vae(vae:ConvCVAE, # The VAE to train
         if progress: learn.fit_one_cycle(epochs, lr)
         else:
             with learn.no_bar(): learn.fit_one_cycle(epochs, lr)
+    if progress: print(_trained(learn))
     vae.eval()
     return learn
 
@@ -341,25 +349,16 @@ def before_batch(self:VAECallback):
 def vae_explorer(vae:ConvCVAE, # A trained VAE
                  n_dims:int=4, # Latent dimensions with a slider (the others stay at 0)
                  scale:float=3.0 # Slider range: -scale to scale standard deviations
-                ):
+                ) -> Explorer:
     "An ipywidgets panel: a class menu and sliders over the first latent dimensions, with the decoded image"
-    import ipywidgets as w
-    from IPython.display import display
     names = vae.vocab or [str(c) for c in range(vae.n_classes)]
     controls = dict(label=w.Dropdown(options=list(zip(names, range(vae.n_classes))), value=0, description='class'))
     controls.update({f'z{i}': w.FloatSlider(value=0., min=-scale, max=scale, step=scale / 30, description=f'z[{i}]', continuous_update=True)
                      for i in range(min(n_dims, vae.latent_dim))})
-    out = w.Output()
-    panel = w.HBox([w.VBox(list(controls.values())), out])
-    def draw(label, **zs):
+    def draw(explorer, label, **zs):
         z = torch.zeros(1, vae.latent_dim, device=next(vae.parameters()).device)
         for i, v in enumerate(zs.values()): z[0, i] = v
-        with torch.no_grad(): panel.image = vae.decode(z, torch.tensor([label], device=z.device))[0].cpu()
-        with out:
-            out.clear_output(wait=True)
-            fig = show_rows([panel.image[None]], figsize=(2.5, 2.5)); fig.suptitle(names[label], fontsize=10)
-            display(fig); plt.close(fig)
-    w.interactive_output(draw, controls)
-    draw(**{k: c.value for k, c in controls.items()})
-    panel.controls = controls
-    return panel
+        with torch.no_grad(): explorer.image = vae.decode(z, torch.tensor([label], device=z.device))[0].cpu()
+        fig = show_rows([explorer.image[None]], figsize=(2.5, 2.5)); fig.suptitle(names[label], fontsize=10)
+        return fig
+    return Explorer(controls, draw, beside=True)

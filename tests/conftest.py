@@ -1,4 +1,4 @@
-import hashlib, struct
+import contextlib, hashlib, os, shutil, struct, tempfile
 from pathlib import Path
 import numpy as np
 import pytest
@@ -28,3 +28,27 @@ def tree_digest(folder):
 
 @pytest.fixture
 def idx_set(tmp_path): return write_idx_set(tmp_path/'idx')
+
+CHROMIUM, DRIVER = shutil.which('chromium') or '/usr/bin/chromium', shutil.which('chromedriver') or '/usr/bin/chromedriver'
+
+def need_browser():
+    "Skip unless Debian's chromium and chromium-driver are installed; fail instead where SMALLFAST_REQUIRE_BROWSER is set (CI)"
+    if Path(CHROMIUM).exists() and Path(DRIVER).exists(): return
+    if os.environ.get('SMALLFAST_REQUIRE_BROWSER'): pytest.fail(f"headless Chromium is required: {CHROMIUM} or {DRIVER} is missing")
+    pytest.skip("Debian's chromium and chromium-driver are not installed")
+
+@contextlib.contextmanager
+def chromium(width:int=1280, height:int=1400):
+    "A headless Chromium driven by selenium, with a fresh profile"
+    need_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix='smallfast-chromium-')
+    for a in ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking',
+              '--disable-component-update', '--disable-sync', f'--user-data-dir={profile}', f'--window-size={width},{height}']:
+        opts.add_argument(a)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    try: yield driver
+    finally: driver.quit(); shutil.rmtree(profile, ignore_errors=True)

@@ -7,16 +7,11 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 from urllib.request import urlopen
 import pytest
+from conftest import chromium
 
 root = Path(__file__).resolve().parent.parent
 DOCS = root/'docs'
 SHOTS = Path(os.environ.get('SMALLFAST_SCREENSHOTS', root/'test-artifacts'/'screenshots'))
-CHROMIUM, DRIVER = shutil.which('chromium') or '/usr/bin/chromium', shutil.which('chromedriver') or '/usr/bin/chromedriver'
-
-def _need_browser():
-    if Path(CHROMIUM).exists() and Path(DRIVER).exists(): return
-    if os.environ.get('SMALLFAST_REQUIRE_BROWSER'): pytest.fail(f"headless Chromium is required: {CHROMIUM} or {DRIVER} is missing")
-    pytest.skip("Debian's chromium and chromium-driver are not installed")
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args): pass
@@ -35,18 +30,7 @@ def site():
 
 @pytest.fixture(scope='module')
 def browser(site):
-    _need_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix='smallfast-chromium-')
-    for a in ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-              '--disable-component-update', '--disable-sync', f'--user-data-dir={profile}', '--window-size=1280,1400']:
-        opts.add_argument(a)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    yield driver
-    driver.quit(); shutil.rmtree(profile, ignore_errors=True)
+    with chromium() as driver: yield driver
 
 def pages(): return sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob('*.html') if not p.relative_to(DOCS).parts[0].startswith('_'))
 
@@ -96,6 +80,14 @@ def test_the_bench_page_shows_what_the_command_writes(site):
     "The cli page shows the report of a full run: its plots, not only the code that draws them"
     html = (DOCS/'cli.html').read_text()
     assert html.count('<img') >= 2 and 'At 10/class the best is' in html
+
+def test_the_explorers_show_as_pictures(site):
+    "A saved explorer cannot run on a page: the page shows the picture saved with it, and no widget's text"
+    for page, code in (('augment.html', 'aug_explorer(raw, n=6)'), ('vae.html', 'vae_explorer(vae)')):
+        html = (DOCS/page).read_text()
+        after = html[html.index(code):]
+        assert after.index('<img') < after.index('run the notebook to use it'), page
+        assert 'VBox(children=' not in html and 'HBox(children=' not in html, page
 
 def _links(browser, url):
     browser.get(url)
