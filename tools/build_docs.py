@@ -97,7 +97,7 @@ def strip_directives(src:str) -> str: return '\n'.join(l for l in src.splitlines
 WIDGET = 'application/vnd.jupyter.widget-view+json'
 
 def static_output(o:dict) -> dict:
-    "An output without live widgets: a saved ipywidgets view needs a running kernel, so the page shows the picture saved beside it (an `Explorer`'s), and says so"
+    "An output without live widgets: a saved ipywidgets view needs a running kernel, so the page shows the picture saved beside it (an `Explorer`'s), else says to run the notebook"
     if WIDGET not in o.get('data', {}): return o
     still = {k: v for k, v in o['data'].items() if k == 'image/png'}
     return dict(o, data=still | {'text/plain': '(an interactive ipywidgets panel: run the notebook to use it)'})
