@@ -6,7 +6,7 @@ Docs: https://smallfast.github.io/smallfast/grid.html.md"""
 
 # %% auto #0
 __all__ = ['DATASETS', 'VALID_SEED', 'RUNS_PER_GPU', 'check_techniques', 'bench_data', 'shots_that_fit', 'valid_split', 'run_key',
-           'read_results', 'write_whole', 'write_results', 'add_records', 'progress_line', 'worker_devices', 'run_grid']
+           'read_results', 'write_whole', 'write_results', 'add_records', 'progress_line', 'run_grid', 'worker_devices']
 
 # %% ../nbs/06_grid.ipynb #59104f8c
 import contextlib, ctypes, fcntl, json, multiprocessing, os, signal, socket, tempfile, threading, time
@@ -227,6 +227,53 @@ def _one_by_one(groups:list, data:SmallData, held, device):
         yield 'now', g, None
         yield 'done', g, _records(g, data, held, device)
 
+# %% ../nbs/06_grid.ipynb #12ffd2cd
+def _named(group:list) -> str: return f"{' and '.join(r['technique'] for r in group)} {group[0]['shots']}/class seed {group[0]['seed']}"
+
+def _events(groups:list, data:SmallData, held, device, workers:int, ray, log):
+    "The events of running `groups` one at a time, with `workers` processes, or on Ray at address `ray`"
+    if ray: return _on_ray(groups, ray, data, held, device, log)
+    if workers == 1: return _one_by_one(groups, data, held, device)
+    devices = worker_devices(workers, device)
+    log(f"{workers} workers at a time on {', '.join(sorted({str(ifnone(d, 'the default device')) for d in devices}))}, {max(1, torch.get_num_threads() // workers)} thread(s) each")
+    return _in_workers(groups, devices, data, held)
+
+# %% ../nbs/06_grid.ipynb #25fa6ca8
+def run_grid(configs:dict, # {technique name: `RunConfig`}, e.g. `check_techniques('baseline,all')`
+             data:SmallData, # Subsets of its training split train, its test split scores
+             shots=(10, 50, 100), # Training images per class
+             seeds:int=3, # Number of seeds (0, 1, ...)
+             out='smallfast-bench', # Folder of results.json
+             valid:int=None, # Hold out this many training images per class (`valid_split`) and score every run on them too
+             test_n:int=None, # Score on the first `test_n` test images; default all
+             data_name:str='data', # Recorded with each run
+             device=None, # Default: the GPU when there is one
+             workers:int=1, # Runs at a time, each in its own process (`worker_devices`)
+             ray:str=None, # Run on Ray instead: 'local', 'auto' or a cluster's address
+             log=print # Where progress lines go
+            ) -> list:
+    "Run every config at every shot size and seed, resumably; returns the grid's records (all kept in `out/results.json`), in the grid's order"
+    if not isinstance(workers, int) or workers < 1: raise ValueError(f"workers={workers!r}: give a positive whole number of runs at a time")
+    if ray and workers > 1: raise ValueError(f"workers={workers} and ray={ray!r}: give one of them (Ray places the runs itself)")
+    out = Path(out); fn = out/'results.json'
+    if test_n: data = replace(data, x_test=data.x_test[:test_n], y_test=data.y_test[:test_n])
+    held = _valid_idxs(data, valid, max(shots), seeds) if valid else None
+    grid, start, finished, failed = _grid(configs, shots, seeds, data_name, len(data.x_test), valid), time.perf_counter(), 0, 0
+    done = {run_key(r) for r in read_results(fn)}
+    todo = [g for g in grid if run_key(g) not in done]
+    if len(todo) < len(grid): log(f"{len(grid) - len(todo)} of {len(grid)} runs already in {fn}: skipped")
+    with contextlib.closing(_events(_shared_trainings(todo), data, held, device, workers, ray, log)) as events:
+        for kind, group, out in events:
+            if kind == 'done': add_records(fn, out); finished += len(group)
+            if kind == 'failed': failed += len(group)
+            if kind == 'done' and workers == 1 and not ray: continue
+            said = dict(now='now', done='finished', failed='failed')[kind] + f": {_named(group)}" + (f" ({out}): it runs again when the grid runs again" if kind == 'failed' else '')
+            elapsed = time.perf_counter() - start
+            log(progress_line(len(grid) - len(todo) + finished, len(grid), said, elapsed, elapsed / finished if finished else None))
+    log(progress_line(len(grid) - len(todo) + finished, len(grid), f'{failed} failed' if failed else 'done', time.perf_counter() - start, 0))
+    recorded = {run_key(r): r for r in read_results(fn)}
+    return [recorded[k] for k in map(run_key, grid) if k in recorded]
+
 # %% ../nbs/06_grid.ipynb #cddfaaec
 def worker_devices(workers:int, # Processes running at once
                    device=None # The grid's device: None (the GPU when there is one), 'cpu', 'cuda' or 'cuda:N'
@@ -373,50 +420,3 @@ def _on_ray(groups:list, address:str, data:SmallData, held, device, log):
     finally:
         for ref in pending: ray.cancel(ref, force=True)
         if ours: ray.shutdown()
-
-# %% ../nbs/06_grid.ipynb #12ffd2cd
-def _named(group:list) -> str: return f"{' and '.join(r['technique'] for r in group)} {group[0]['shots']}/class seed {group[0]['seed']}"
-
-def _events(groups:list, data:SmallData, held, device, workers:int, ray, log):
-    "The events of running `groups` one at a time, with `workers` processes, or on Ray at address `ray`"
-    if ray: return _on_ray(groups, ray, data, held, device, log)
-    if workers == 1: return _one_by_one(groups, data, held, device)
-    devices = worker_devices(workers, device)
-    log(f"{workers} workers at a time on {', '.join(sorted({str(ifnone(d, 'the default device')) for d in devices}))}, {max(1, torch.get_num_threads() // workers)} thread(s) each")
-    return _in_workers(groups, devices, data, held)
-
-# %% ../nbs/06_grid.ipynb #25fa6ca8
-def run_grid(configs:dict, # {technique name: `RunConfig`}, e.g. `check_techniques('baseline,all')`
-             data:SmallData, # Subsets of its training split train, its test split scores
-             shots=(10, 50, 100), # Training images per class
-             seeds:int=3, # Number of seeds (0, 1, ...)
-             out='smallfast-bench', # Folder of results.json
-             valid:int=None, # Hold out this many training images per class (`valid_split`) and score every run on them too
-             test_n:int=None, # Score on the first `test_n` test images; default all
-             data_name:str='data', # Recorded with each run
-             device=None, # Default: the GPU when there is one
-             workers:int=1, # Runs at a time, each in its own process (`worker_devices`)
-             ray:str=None, # Run on Ray instead: 'local', 'auto' or a cluster's address
-             log=print # Where progress lines go
-            ) -> list:
-    "Run every config at every shot size and seed, resumably; returns the grid's records (all kept in `out/results.json`), in the grid's order"
-    if not isinstance(workers, int) or workers < 1: raise ValueError(f"workers={workers!r}: give a positive whole number of runs at a time")
-    if ray and workers > 1: raise ValueError(f"workers={workers} and ray={ray!r}: give one of them (Ray places the runs itself)")
-    out = Path(out); fn = out/'results.json'
-    if test_n: data = replace(data, x_test=data.x_test[:test_n], y_test=data.y_test[:test_n])
-    held = _valid_idxs(data, valid, max(shots), seeds) if valid else None
-    grid, start, finished, failed = _grid(configs, shots, seeds, data_name, len(data.x_test), valid), time.perf_counter(), 0, 0
-    done = {run_key(r) for r in read_results(fn)}
-    todo = [g for g in grid if run_key(g) not in done]
-    if len(todo) < len(grid): log(f"{len(grid) - len(todo)} of {len(grid)} runs already in {fn}: skipped")
-    with contextlib.closing(_events(_shared_trainings(todo), data, held, device, workers, ray, log)) as events:
-        for kind, group, out in events:
-            if kind == 'done': add_records(fn, out); finished += len(group)
-            if kind == 'failed': failed += len(group)
-            if kind == 'done' and workers == 1 and not ray: continue
-            said = dict(now='now', done='finished', failed='failed')[kind] + f": {_named(group)}" + (f" ({out}): it runs again when the grid runs again" if kind == 'failed' else '')
-            elapsed = time.perf_counter() - start
-            log(progress_line(len(grid) - len(todo) + finished, len(grid), said, elapsed, elapsed / finished if finished else None))
-    log(progress_line(len(grid) - len(todo) + finished, len(grid), f'{failed} failed' if failed else 'done', time.perf_counter() - start, 0))
-    recorded = {run_key(r): r for r in read_results(fn)}
-    return [recorded[k] for k in map(run_key, grid) if k in recorded]

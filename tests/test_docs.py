@@ -89,6 +89,23 @@ def test_the_explorers_show_as_pictures(site):
         assert '<img' in cell, page  # the picture; the prose above it says the panel is live once the cell runs
         assert 'Box(children=' not in html, page
 
+def test_parameters_in_a_table_under_a_clean_signature(site):
+    "An API entry as docs.fast.ai draws it: a signature without comments that fits the page, then a table of types, defaults and details"
+    html = (DOCS/'grid.html').read_text()
+    entry = html[html.index('id="run-grid"'):]
+    entry = entry[:entry.index('<hr')] if '<hr' in entry else entry
+    code = re.sub(r'<[^>]+>', '', entry[entry.index('<pre>'):entry.index('</pre>')])
+    assert '#' not in code and 'smallfast.data.' not in code and '__main__' not in code, code
+    assert max(map(len, code.splitlines())) <= 100, code
+    assert '<table' in entry and 'Details' in entry and 'Hold out this many training images per class' in entry
+
+def test_stored_show_doc_outputs_read_in_jupyterlab():
+    "JupyterLab's markdown knows no Quarto attributes: no stored show_doc output carries one"
+    import json
+    found = [f"{p.relative_to(root)}: {c['source'][0] if c['source'] else ''}" for p in sorted((root/'nbs').rglob('*.ipynb')) for c in json.loads(p.read_text())['cells']
+             if c['cell_type'] == 'code' and any('{target=' in ''.join(o.get('data', {}).get('text/markdown', '')) for o in c.get('outputs', []))]
+    assert not found, found
+
 def _links(browser, url):
     browser.get(url)
     return {a.get_property('href') for a in browser.find_elements('css selector', 'a[href]')}
@@ -140,7 +157,7 @@ def test_search_finds_fixmatch(site, browser):
 def test_screenshots_for_a_person_to_look_at(site, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     tutorials = [p for p in content_pages() if p.startswith('tutorials/')]
-    for name, page in ('home', 'index.html'), ('tutorial' if tutorials else 'module', (tutorials or ['data.html'])[0]):
+    for name, page in ('home', 'index.html'), ('tutorial' if tutorials else 'module', (tutorials or ['data.html'])[0]), ('api', 'grid.html#run-grid'):
         browser.get(site + page)
         assert browser.save_screenshot(str(SHOTS/f'{name}.png'))
         assert (SHOTS/f'{name}.png').stat().st_size > 10_000
