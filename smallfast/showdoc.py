@@ -39,6 +39,11 @@ def clean_signature(name:str, # The name to show
     return f"{name}(\n" + textwrap.fill(', '.join(params), width, initial_indent='    ', subsequent_indent='    ', break_on_hyphens=False) + f"\n){ret}"
 
 # %% ../nbs/09_showdoc.ipynb #f2ac0d68
+def _inherited_init(sym):
+    "The base class whose `__init__` a class `sym` takes unchanged, or None (a function, a class with its own `__init__`)"
+    if not isinstance(sym, type) or '__init__' in vars(sym): return None
+    return next((b for b in sym.__mro__[1:] if '__init__' in vars(b) and b is not object), None)
+
 class Renderer(BasicMarkdownRenderer):
     "`show_doc`'s markdown as docs.fast.ai draws it: heading, source link, clean signature, docstring, table of parameters"
     def _repr_markdown_(self):
@@ -46,5 +51,7 @@ class Renderer(BasicMarkdownRenderer):
         head = f"---\n\n{'#' * self.title_level} {self.nm}\n\n" + (f"[source]({src})\n\n" if src else '')
         try: table = DocmentTbl(self.sym)._repr_markdown_()
         except Exception: table = ''  # a symbol docments cannot read (a builtin, a C extension): the signature alone
-        body = f"```python\n{clean_signature(self.nm, self.sym)}\n```"
+        if base := _inherited_init(self.sym):  # fastai's Callback, Transform and DataLoader take dozens of arguments they document themselves
+            body, table = f"```python\n{self.nm}(...)\n```", f"Takes the arguments of `{base.__name__}`."
+        else: body = f"```python\n{clean_signature(self.nm, self.sym)}\n```"
         return head + body + (f"\n\n*{self.docs}*" if self.docs else '') + (f"\n\n{table}" if table else '')
