@@ -106,6 +106,14 @@ def test_stored_show_doc_outputs_read_in_jupyterlab():
              if c['cell_type'] == 'code' and any('{target=' in ''.join(o.get('data', {}).get('text/markdown', '')) for o in c.get('outputs', []))]
     assert not found, found
 
+def test_stored_outputs_carry_no_noise():
+    "What a reader sees under a cell is its result: no console progress bar, no empty-generator warning, no NaN or markdown bold inside an HTML table"
+    import json
+    noise = ('Your generator is empty', '\u2588', '<td>NaN</td>', '<td>**')
+    found = [f"{p.relative_to(root)} {c.get('id')}: {n!r}" for p in sorted((root/'nbs').rglob('*.ipynb')) for c in json.loads(p.read_text())['cells']
+             for o in c.get('outputs', []) for n in noise if n in json.dumps(o, ensure_ascii=False)]
+    assert not found, found
+
 def _links(browser, url):
     browser.get(url)
     return {a.get_property('href') for a in browser.find_elements('css selector', 'a[href]')}
