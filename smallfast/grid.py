@@ -235,7 +235,7 @@ def _events(groups:list, data:SmallData, held, device, workers:int, ray, log):
     if ray: return _on_ray(groups, ray, data, held, device, log)
     if workers == 1: return _one_by_one(groups, data, held, device)
     devices = worker_devices(workers, device)
-    log(f"{workers} workers at a time on {', '.join(sorted({str(ifnone(d, 'the default device')) for d in devices}))}, {max(1, torch.get_num_threads() // workers)} thread(s) each")
+    log(f"{workers} workers at a time on {', '.join(sorted({str(ifnone(d, 'the default device')) for d in devices}))}, {_threads_each(workers)} thread(s) each")
     return _in_workers(groups, devices, data, held)
 
 # %% ../nbs/06_grid.ipynb #25fa6ca8
@@ -315,11 +315,15 @@ def _threads_env(threads:int):
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
+def _threads_each(workers:int) -> int:
+    "Threads of each of `workers` processes: their share of what `torch.get_num_threads()` allows, at least one"
+    return max(1, torch.get_num_threads() // workers)
+
 class _Workers:
     "`n` worker processes on `devices`, each with its share of the threads, taking groups of runs one at a time"
     def __init__(self, devices:list, data:SmallData, held):
         self.ctx, self.devices, self.data, self.held = multiprocessing.get_context('spawn'), devices, data, held
-        self.threads, self.slots, self.busy = max(1, torch.get_num_threads() // len(devices)), [], {}
+        self.threads, self.slots, self.busy = _threads_each(len(devices)), [], {}
 
     def start(self, i:int):
         "A new worker in slot `i`"

@@ -44,14 +44,17 @@ def _inherited_init(sym):
     if not isinstance(sym, type) or '__init__' in vars(sym): return None
     return next((b for b in sym.__mro__[1:] if '__init__' in vars(b) and b is not object), None)
 
+def _table(sym) -> str:
+    "docments' table of `sym`'s parameters, or '' for a symbol docments cannot read (a builtin, a C extension)"
+    try: return DocmentTbl(sym)._repr_markdown_()
+    except Exception: return ''
+
 class Renderer(BasicMarkdownRenderer):
     "`show_doc`'s markdown as docs.fast.ai draws it: heading, source link, clean signature, docstring, table of parameters"
     def _repr_markdown_(self):
         src = NbdevLookup().code(self.fn)
         head = f"---\n\n{'#' * self.title_level} {self.nm}\n\n" + (f"[source]({src})\n\n" if src else '')
-        try: table = DocmentTbl(self.sym)._repr_markdown_()
-        except Exception: table = ''  # a symbol docments cannot read (a builtin, a C extension): the signature alone
         if base := _inherited_init(self.sym):  # fastai's Callback, Transform and DataLoader take dozens of arguments they document themselves
             body, table = f"```python\n{self.nm}(...)\n```", f"Takes the arguments of `{base.__name__}`."
-        else: body = f"```python\n{clean_signature(self.nm, self.sym)}\n```"
+        else: body, table = f"```python\n{clean_signature(self.nm, self.sym)}\n```", _table(self.sym)
         return head + body + (f"\n\n*{self.docs}*" if self.docs else '') + (f"\n\n{table}" if table else '')

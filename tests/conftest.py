@@ -29,6 +29,7 @@ def tree_digest(folder):
 @pytest.fixture
 def idx_set(tmp_path): return write_idx_set(tmp_path/'idx')
 
+SHOTS = Path(os.environ.get('SMALLFAST_SCREENSHOTS', Path(__file__).resolve().parent.parent/'test-artifacts'/'screenshots'))  # screenshots the browser tests leave for a person
 CHROMIUM, DRIVER = shutil.which('chromium') or '/usr/bin/chromium', shutil.which('chromedriver') or '/usr/bin/chromedriver'
 
 def need_browser():

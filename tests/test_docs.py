@@ -7,11 +7,10 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 from urllib.request import urlopen
 import pytest
-from conftest import chromium
+from conftest import SHOTS, chromium
 
 root = Path(__file__).resolve().parent.parent
 DOCS = root/'docs'
-SHOTS = Path(os.environ.get('SMALLFAST_SCREENSHOTS', root/'test-artifacts'/'screenshots'))
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args): pass

@@ -6,10 +6,9 @@ import os, signal, socket, subprocess, sys, time
 from pathlib import Path
 from urllib.request import urlopen
 import pytest
-from conftest import chromium
+from conftest import SHOTS, chromium
 
 root = Path(__file__).resolve().parent.parent
-SHOTS = Path(os.environ.get('SMALLFAST_SCREENSHOTS', root/'test-artifacts'/'screenshots'))
 WIDGET_TEXT = ('VBox(children=', 'HBox(children=', 'Box(children=')
 
 @pytest.fixture(scope='module')
