@@ -113,6 +113,14 @@ def test_stored_outputs_carry_no_noise():
              for o in c.get('outputs', []) for n in noise if n in json.dumps(o, ensure_ascii=False)]
     assert not found, found
 
+def test_code_a_reader_copies_has_no_test_switch():
+    "A cell the site shows runs the full version: shrinking under nbdev-test (`IN_TEST`) happens in hidden cells only"
+    import json
+    hidden = re.compile(r'#\|\s*(hide|echo:\s*false)')
+    found = [f"{p.relative_to(root)} {c.get('id')}" for p in sorted((root/'nbs').rglob('*.ipynb')) for c in json.loads(p.read_text())['cells']
+             if c['cell_type'] == 'code' and 'IN_TEST' in ''.join(c['source']) and not hidden.match(''.join(c['source']))]
+    assert not found, found
+
 def _links(browser, url):
     browser.get(url)
     return {a.get_property('href') for a in browser.find_elements('css selector', 'a[href]')}
