@@ -22,13 +22,15 @@ demo: install
 	$(BIN)/smallfast-demo
 
 ## the data the notebooks and tests read: Fashion-MNIST from Debian's package (as root, where apt-get is), else downloaded into smallfast's cache
+## (from FASHION_URL when given, e.g. `make data FASHION_URL=https://a.mirror/fashion-mnist`: the folder of the four .gz files)
+FASHION_URL ?=
 HAS_FASHION = $(BIN)/python -c "from smallfast.data import fashion_mnist; fashion_mnist()" >/dev/null 2>&1
 data: install
 	@$(HAS_FASHION) || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && echo "make: installing Debian's dataset-fashion-mnist" && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; } || true
 	@$(HAS_FASHION) || { echo "make: downloading Fashion-MNIST into smallfast's cache"; \
-	  $(BIN)/python -c "from smallfast.data import fashion_mnist; fashion_mnist(download=True)" >/dev/null 2>&1; } || true
-	@$(HAS_FASHION) || { echo "make: Fashion-MNIST is missing and could not be installed or downloaded here: run 'sudo apt-get install dataset-fashion-mnist', or on a machine with a network 'python -c \"from smallfast.data import fashion_mnist; fashion_mnist(download=True)\"'" >&2; exit 1; }
+	  $(BIN)/python -c "from smallfast.data import *; fashion_mnist(download=True, url='$(FASHION_URL)' or FASHION_URL)" 2>&1 | tail -1; } || true
+	@$(HAS_FASHION) || { echo "make: Fashion-MNIST is missing and could not be installed or downloaded here: run 'sudo apt-get install dataset-fashion-mnist', or 'make data' where the network allows, or 'make data FASHION_URL=<a mirror>'" >&2; exit 1; }
 
 ## the tests: library and notebooks in sync, every notebook runs, pytest (needs Fashion-MNIST: `make data` gets it)
 test: install data sync nbtest pytest

@@ -156,7 +156,7 @@ def download_idx(dest, url:str=FASHION_URL) -> Path:
     for name in missing_idx_files(dest):
         fd, tmp = tempfile.mkstemp(dir=dest, suffix='.part'); os.close(fd)
         try:
-            with urllib.request.urlopen(f'{url}/{name}.gz') as r, open(tmp, 'wb') as f: shutil.copyfileobj(r, f)
+            with urllib.request.urlopen(f'{url}/{name}.gz', timeout=60) as r, open(tmp, 'wb') as f: shutil.copyfileobj(r, f)
             os.replace(tmp, dest/f'{name}.gz')
         finally: Path(tmp).unlink(missing_ok=True)
     return dest
