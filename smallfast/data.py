@@ -150,6 +150,10 @@ def cache_dir() -> Path:
     return Path(os.environ.get('XDG_CACHE_HOME', Path.home()/'.cache'))/'smallfast'
 
 # %% ../nbs/00_data.ipynb #34f91ee6
+def _umask() -> int:
+    "This process's umask (read by setting it and back)"
+    old = os.umask(0); os.umask(old); return old
+
 def download_idx(dest, url:str=FASHION_URL) -> Path:
     "Download the four IDX files from `url` into `dest`, each written whole or not at all"
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
@@ -157,7 +161,7 @@ def download_idx(dest, url:str=FASHION_URL) -> Path:
         fd, tmp = tempfile.mkstemp(dir=dest, suffix='.part'); os.close(fd)
         try:
             with urllib.request.urlopen(f'{url}/{name}.gz', timeout=60) as r, open(tmp, 'wb') as f: shutil.copyfileobj(r, f)
-            os.replace(tmp, dest/f'{name}.gz')
+            os.chmod(tmp, 0o666 & ~_umask()); os.replace(tmp, dest/f'{name}.gz')  # as a file the user creates, not mkstemp's owner-only
         finally: Path(tmp).unlink(missing_ok=True)
     return dest
 

@@ -74,6 +74,15 @@ def test_download_only_when_asked(no_local_fashion, tmp_path):
     assert sorted(p.name for p in (no_local_fashion/'fashion-mnist').iterdir()) == sorted(n + '.gz' for n in IDX_FILES.values())
     assert len(fashion_mnist().x_test) == 10  # the cache is found without asking again
 
+def test_downloaded_files_follow_the_umask(no_local_fashion, tmp_path):
+    "A shared cache (SMALLFAST_CACHE) is readable by others as any file the user writes, not owner-only"
+    server = tmp_path/'server'; server.mkdir()
+    for name in IDX_FILES.values(): (server/(name + '.gz')).write_bytes(gzip.compress((write_idx_set(tmp_path/'src')/name).read_bytes()))
+    old = os.umask(0o022)
+    try: fashion_mnist(download=True, url=server.as_uri())
+    finally: os.umask(old)
+    assert {oct(p.stat().st_mode & 0o777) for p in (no_local_fashion/'fashion-mnist').iterdir()} == {oct(0o644)}
+
 def test_failed_download_leaves_no_partial_file(no_local_fashion, tmp_path):
     with pytest.raises(Exception): fashion_mnist(download=True, url=(tmp_path/'empty').as_uri())
     assert list((no_local_fashion/'fashion-mnist').iterdir()) == []
