@@ -46,8 +46,11 @@ def _inherited_init(sym):
 
 def _table(sym) -> str:
     "docments' table of `sym`'s parameters, or '' for a symbol docments cannot read (a builtin, a C extension)"
-    try: return DocmentTbl(sym)._repr_markdown_()
+    try: tbl, params = DocmentTbl(sym), inspect.signature(sym).parameters
     except Exception: return ''
+    for nm in tbl.params:  # docments guesses a missing type from the default (`NoneType`, `builtin_function_or_method`): keep it blank, as in the signature
+        if nm in params and params[nm].annotation is inspect.Parameter.empty: tbl.dm[nm]['anno'] = inspect.Parameter.empty
+    return tbl._repr_markdown_()
 
 class Renderer(BasicMarkdownRenderer):
     "`show_doc`'s markdown as docs.fast.ai draws it: heading, source link, clean signature, docstring, table of parameters"

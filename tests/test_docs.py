@@ -113,6 +113,17 @@ def test_stored_outputs_carry_no_noise():
              for o in c.get('outputs', []) for n in noise if n in json.dumps(o, ensure_ascii=False)]
     assert not found, found
 
+def test_stored_source_links_point_at_their_definitions():
+    "A stored show_doc's source link names the line where its name is defined, so a change above it means the outputs are drawn again"
+    import json
+    link = re.compile(r'^#+ (\S+)\s*\n\s*\[source\]\(https://github\.com/[^/]+/[^/]+/blob/[^/]+/(smallfast/\S+?\.py)#L(\d+)\)', re.M)
+    found = [m.groups() for p in sorted((root/'nbs').rglob('*.ipynb')) for c in json.loads(p.read_text())['cells'] for o in c.get('outputs', [])
+             if (m := link.search(''.join(o.get('data', {}).get('text/markdown', ''))))]
+    assert len(found) > 50
+    wrong = [f"{name}: {fn}#L{n} reads {line!r}" for name, fn, n in found
+             if name.split('.')[-1] not in (line := ((root/fn).read_text().splitlines() + [''])[int(n) - 1])]
+    assert not wrong, f"draw them again (python tools/redraw_show_doc.py NOTEBOOK, then nbdev-clean): {wrong}"
+
 def test_code_a_reader_copies_has_no_test_switch():
     "A cell the site shows runs the full version: shrinking under nbdev-test (`IN_TEST`) happens in hidden cells only"
     import json
@@ -174,6 +185,7 @@ def test_screenshots_for_a_person_to_look_at(site, browser):
     tutorials = [p for p in content_pages() if p.startswith('tutorials/')]
     for name, page in ('home', 'index.html'), ('tutorial' if tutorials else 'module', (tutorials or ['data.html'])[0]), ('api', 'grid.html#run-grid'):
         browser.get(site + page)
+        if '#' in page: browser.execute_script("document.getElementById(arguments[0]).scrollIntoView({behavior: 'instant'})", page.split('#')[1])
         assert browser.save_screenshot(str(SHOTS/f'{name}.png'))
         assert (SHOTS/f'{name}.png').stat().st_size > 10_000
     print(f'screenshots in {SHOTS}')
