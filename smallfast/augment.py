@@ -200,11 +200,14 @@ def show_rows(rows:list, titles:list=None, row_names:list=None, figsize=None):
         if row_names: ax_row[0].set_ylabel(row_names[r], rotation=0, ha='right', va='center', fontsize=9)
     return fig
 
+def _rows_figure(dls, rows:list, figsize=None):
+    "The picture of `augmented_rows`' `rows`: each image's class above it, 'valid' and 'augmented i' beside the rows"
+    titles = [dls.vocab[int(y)] for y in _first_items(dls, len(rows[0]))[1]]
+    return show_rows(rows, titles, ['valid'] + [f'augmented {i+1}' for i in range(len(rows) - 1)], figsize)
+
 def show_augmented(dls, n:int=8, n_aug:int=3, tfms=None, figsize=None):
     "Show `n` training images as validation sees them, then `n_aug` augmented versions (by `tfms`, default the training batches' own)"
-    rows = augmented_rows(dls, n, n_aug, tfms)
-    yb = _first_items(dls, n)[1]
-    return show_rows(rows, [dls.vocab[int(y)] for y in yb], ['valid'] + [f'augmented {i+1}' for i in range(n_aug)], figsize)
+    return _rows_figure(dls, augmented_rows(dls, n, n_aug, tfms), figsize)
 
 # %% ../nbs/02_augment.ipynb #8094b226
 def _png(fig) -> bytes:
@@ -245,10 +248,9 @@ def aug_explorer(dls, # DataLoaders whose training images are shown, one of each
     size = tuple(augmented_rows(dls, 1, 0)[0].shape[-2:])
     controls = {k: w.FloatSlider(value=d, min=lo, max=hi, step=(hi - lo) / 50, description=k, continuous_update=False) for k, (lo, hi, d) in STRENGTHS.items()}
     controls['flip'] = w.Checkbox(value=True, description='flip')
-    titles = [dls.vocab[int(y)] for y in _first_items(dls, n)[1]]
     def draw(explorer, **kw):
         explorer.images = augmented_rows(dls, n, n_aug, small_aug(size, **kw))
-        return show_rows(explorer.images, titles, ['valid'] + [f'augmented {i+1}' for i in range(n_aug)])
+        return _rows_figure(dls, explorer.images)
     return Explorer(controls, draw)
 
 # %% ../nbs/02_augment.ipynb #af836985
