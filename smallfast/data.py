@@ -7,7 +7,7 @@ Docs: https://smallfast.github.io/smallfast/data.html.md"""
 # %% auto #0
 __all__ = ['IDX_FILES', 'FASHION_CLASSES', 'FASHION_DEBIAN', 'FASHION_URL', 'UNLABELLED', 'VALID_N', 'SmallData', 'read_idx',
            'missing_idx_files', 'idx_folder', 'cache_dir', 'download_idx', 'fashion_mnist', 'digits', 'image_array',
-           'image_folder', 'balanced_idxs', 'subsample', 'GreyImage', 'ImageAt', 'LabelAt', 'GreyToRGB', 'check_size',
+           'image_folder', 'balanced_idxs', 'subsample', 'GreyImage', 'ImageAt', 'LabelAt', 'GreyToRGB',
            'resize_images', 'ResizeBatch', 'SmallDatasets', 'small_dsets', 'IndexBatchDL', 'valid_sample', 'small_dls',
            'raw_batch', 'small_cnn', 'percent_mean_std', 'default_data']
 
@@ -22,12 +22,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from fastcore.all import *
-warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)  # raised by fastai's own import
-from fastai.data.core import Datasets, DataLoaders, TfmdDL
-from fastai.data.transforms import Categorize, IntToFloatTensor
-from fastai.torch_core import TensorCategory, TensorImage, TensorImageBW, default_device, to_device
-from fasttransform import Pipeline, Transform
-import fastai.vision.data # registers `show_batch` for image batches
+from .core import check_count, check_size, write_whole
+with warnings.catch_warnings():  # fastai's import warns of a deprecation in torch, not in smallfast: quiet here, the filters as they were afterwards
+    warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
+    from fastai.data.core import Datasets, DataLoaders, TfmdDL
+    from fastai.data.transforms import Categorize, IntToFloatTensor
+    from fastai.torch_core import TensorCategory, TensorImage, TensorImageBW, default_device, to_device
+    from fasttransform import Pipeline, Transform
+    import fastai.vision.data # registers `show_batch` for image batches
 
 # %% ../nbs/00_data.ipynb #561b07a0
 def _check_split(x, y, name, n_classes):
@@ -150,19 +152,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get('XDG_CACHE_HOME', Path.home()/'.cache'))/'smallfast'
 
 # %% ../nbs/00_data.ipynb #34f91ee6
-def _umask() -> int:
-    "This process's umask (read by setting it and back)"
-    old = os.umask(0); os.umask(old); return old
-
 def download_idx(dest, url:str=FASHION_URL) -> Path:
     "Download the four IDX files from `url` into `dest`, each written whole or not at all"
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
     for name in missing_idx_files(dest):
-        fd, tmp = tempfile.mkstemp(dir=dest, suffix='.part'); os.close(fd)
-        try:
+        def fetch(tmp:Path):
             with urllib.request.urlopen(f'{url}/{name}.gz', timeout=60) as r, open(tmp, 'wb') as f: shutil.copyfileobj(r, f)
-            os.chmod(tmp, 0o666 & ~_umask()); os.replace(tmp, dest/f'{name}.gz')  # as a file the user creates, not mkstemp's owner-only
-        finally: Path(tmp).unlink(missing_ok=True)
+        write_whole(dest/f'{name}.gz', fetch)
     return dest
 
 # %% ../nbs/00_data.ipynb #01c3da65
@@ -260,10 +256,7 @@ def _fit(img:np.ndarray, hw:tuple, rgb:bool) -> np.ndarray:
 def _size_hw(size, imgs) -> tuple:
     "`size` as (height, width); None means the most common size among `imgs`"
     if size is None: return Counter(i.shape[:2] for i in imgs).most_common(1)[0][0]
-    hw = (size, size) if isinstance(size, int) else tuple(size)
-    if len(hw) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in hw):
-        raise ValueError(f"size={size!r} must be a positive integer or a (height, width) pair of them")
-    return hw
+    return check_size(size)
 
 # %% ../nbs/00_data.ipynb #591c0274
 def _read_classes(path:Path, skip_bad:bool, skipped:list) -> tuple:
@@ -338,14 +331,9 @@ def image_folder(path, # Folder with one subfolder per class, or `train/` and `t
     return SmallData(*_stack(train, hw, rgb), *_stack(test, hw, rgb), vocab, None if unlabelled is None else _stack([unlabelled], hw, rgb)[0])
 
 # %% ../nbs/00_data.ipynb #ab56e77d
-def _check_count(n, name:str):
-    "Raise unless `n` is a positive integer"
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name} must be a positive integer, got {n!r}")
-
 def balanced_idxs(labels, vocab, n_per_class:int, seed:int=0) -> np.ndarray:
     "Indices of `n_per_class` random items of each class of `vocab` in `labels`, nested across `n_per_class`"
-    _check_count(n_per_class, 'n_per_class')
+    check_count(n_per_class, 'n_per_class')
     members = [np.flatnonzero(labels == i) for i in range(len(vocab))]
     if short := [f"class '{name}' has {len(m)} images" for name, m in zip(vocab, members) if len(m) < n_per_class]:
         raise ValueError(f"{'; '.join(short)}: fewer than n_per_class={n_per_class}")
@@ -419,14 +407,6 @@ class GreyToRGB(Transform):
     order = 11
     def encodes(self, x:TensorImage): return TensorImage(x.expand(-1, 3, -1, -1)) if x.shape[1] == 1 else x
 
-def _is_count(v) -> bool: return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
-
-def check_size(size) -> tuple:
-    "`size` as (height, width); a clear error unless it is a positive integer or a pair of them"
-    hw = (size, size) if isinstance(size, (int, np.integer)) else tuple(size) if isinstance(size, (tuple, list)) else ()
-    if len(hw) != 2 or not all(map(_is_count, hw)): raise ValueError(f"size={size!r} must be a positive integer or a (height, width) pair of them")
-    return tuple(map(int, hw))
-
 def resize_images(x:torch.Tensor, size:tuple) -> torch.Tensor:
     "Resize a batch of images to `size` (height, width) with antialiasing"
     if tuple(x.shape[-2:]) == tuple(size): return x
@@ -489,7 +469,7 @@ def valid_sample(data:SmallData, # The dataset
                 ) -> SmallData:
     "`data` with its test split cut to a class-balanced sample of `n` images, the same each time (all of it when `n` is None or not smaller)"
     if n is None or n >= len(data.y_test): return data
-    _check_count(n, 'valid_n')
+    check_count(n, 'valid_n')
     order = np.random.default_rng(0).permutation(len(data.y_test))
     per_class = [order[data.y_test[order] == c][:n // data.c] for c in range(data.c)]
     idx = np.sort(np.concatenate(per_class))
@@ -506,7 +486,7 @@ def small_dls(data:SmallData, # The dataset: its train split trains, a sample of
               **kwargs # Passed to `Datasets.dataloaders`
              ) -> DataLoaders:
     "fastai `DataLoaders` of `data` whose batches are converted, resized and transformed on `device`"
-    _check_count(bs, 'bs'); _check_count(val_bs, 'val_bs')
+    check_count(bs, 'bs'); check_count(val_bs, 'val_bs')
     tfms = [IntToFloatTensor()] + ([GreyToRGB()] if rgb else []) + ([ResizeBatch(size)] if size is not None else []) + L(batch_tfms)
     device = ifnone(device, default_device())
     kwargs = merge(dict(dl_type=IndexBatchDL, num_workers=0), kwargs)  # in memory already: worker processes would only add copies

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from fastcore.all import *
-from .run import CLASSIC
+from .core import CLASSIC, RunConfig, write_whole
 
 # %% ../nbs/07_report.ipynb #9d6ede2e
 def _summary(records:list):
@@ -76,7 +76,7 @@ def plot_curves(records:list, # Records of a grid
     ax.set_xlabel('labelled training images per class'); ax.set_ylabel('test accuracy (%)')
     ax.set_title(title or 'accuracy against labels per class (mean and std over seeds)'); ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc='center left', bbox_to_anchor=(1.01, 0.5))
-    if fn: fig.savefig(fn, dpi=120, bbox_inches='tight')
+    if fn: write_whole(fn, lambda tmp: fig.savefig(tmp, format='png', dpi=120, bbox_inches='tight'))
     return fig
 
 # %% ../nbs/07_report.ipynb #17b5bb32
@@ -103,7 +103,7 @@ def plot_gains(records:list, # Records of a grid
     ax.set_xlabel('labelled training images per class'); ax.set_ylabel(f'points over {reference}, run by run')
     ax.set_title(title or f'gain over {reference} (mean and std over seeds)'); ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc='center left', bbox_to_anchor=(1.01, 0.5))
-    if fn: fig.savefig(fn, dpi=120, bbox_inches='tight')
+    if fn: write_whole(fn, lambda tmp: fig.savefig(tmp, format='png', dpi=120, bbox_inches='tight'))
     return fig
 
 # %% ../nbs/07_report.ipynb #fb7529eb
@@ -129,7 +129,7 @@ def _measured(records:list) -> str:
     "What the runs measured: how many, seeds, test images, image sizes, total time and hardware"
     import pandas as pd
     df = pd.DataFrame(records)
-    sizes = sorted({r['config'].get('size', 64) for r in records if r.get('config', {}).get('model', 'cnn') not in ('cnn',) + CLASSIC})
+    sizes = sorted({c.transfer.size for r in records if (c := RunConfig.from_key(r.get('config', {}))).transfer})
     where = lambda d: 'the default device' if d == 'default' else d
     devices = ', '.join(sorted({f"{where(d)} ({t} threads)" for d, t in zip(df.get('device', pd.Series(['?'] * len(df))), df.get('threads', pd.Series(['?'] * len(df))))}))
     return (f"{len(df)} runs: {df.seed.nunique()} seed(s)" + (f", {int(df.test_n.max()):,} test images" if 'test_n' in df else '')
@@ -154,7 +154,7 @@ def write_report(records:list, # Records of a grid
         md += (f"\nValidation accuracy %, on {held_out[0]['valid']} training images per class held out from every run "
                "(choose a technique by this table, report its test accuracy from the first):\n\n")
         md += markdown_table(results_table(held_out, bold=True)) + '\n'
-    (out/'results.md').write_text(md)
+    write_whole(out/'results.md', lambda tmp: tmp.write_text(md))
     plt.close(plot_curves(records, title, out/'curves.png'))
     if has_gains: plt.close(plot_gains(records, reference, title and f'{title}: gain over {reference}', out/'gains.png'))
     return md

@@ -11,14 +11,14 @@ __all__ = ['RAND_OPS', 'WeakAug', 'RandAugment', 'weak_aug', 'strong_aug', 'fixm
 import math
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
 from fastcore.all import *
-from .data import *  # first: it quiets a warning of fastai's import
+from .core import *
+from .data import *
 from .data import _image_tensor
-from .augment import RandomErasing, check_images, check_range, show_rows, _images
+from .augment import RandomErasing, check_images, show_rows, _images
 from fastai.callback.core import Callback
 from fastai.data.transforms import Normalize
 from fastai.torch_core import TensorImage
@@ -117,7 +117,7 @@ def weak_aug(flip:bool=True, # Random horizontal flips; False for images in one 
 
 def strong_aug(flip:bool=True, # Random horizontal flips; False for images in one orientation
                n_ops:int=2, # RandAugment operations per image
-               cutout:float=0.25 # Largest area of the cutout square, a fraction of the image's; 0: no cutout
+               cutout:float=SemiConfig.cutout # Largest area of the cutout square, a fraction of the image's; 0: no cutout
               ) -> list:
     "FixMatch's strong view as batch transforms: the weak view, RandAugment, then a cutout"
     check_range(cutout, 'cutout', 0, 1)
@@ -154,16 +154,14 @@ class FixMatch(Callback):
     "Semi-supervised training: the model's confident predictions on weak views of `unlabelled` images train it on strong views of them"
     order, run_valid, name = 65, False, 'fixmatch'  # `learn.fixmatch`
     def __init__(self, unlabelled, # uint8 images without labels: N x H x W, N x H x W x C, or a tensor N x C x H x W
-                 mu:int=7, # Unlabelled images per labelled one in a batch
-                 threshold:float=0.95, # Least top probability of the weak view for its pseudo-label to count, in (0, 1]
-                 weight:float=1., # Weight of the unlabelled loss
+                 mu:int=SemiConfig.mu, # Unlabelled images per labelled one in a batch
+                 threshold:float=SemiConfig.threshold, # Least top probability of the weak view for its pseudo-label to count, in (0, 1]
+                 weight:float=SemiConfig.weight, # Weight of the unlabelled loss
                  weak:list=None, # Batch transforms of the weak view; default `weak_aug()`
                  strong:list=None, # Batch transforms of the strong view; default `strong_aug()`
                  labels=None): # The pool's true labels, to record the pseudo-labels' accuracy (studies only; never used to train)
         if len(unlabelled) == 0: raise ValueError("FixMatch: the pool of unlabelled images is empty")
-        if not 0 < threshold <= 1: raise ValueError(f"threshold={threshold} is out of range: it must be > 0 and <= 1")
-        if isinstance(mu, bool) or not isinstance(mu, (int, np.integer)) or mu < 1: raise ValueError(f"mu={mu!r}: give a positive whole number of unlabelled images per labelled one")
-        if not weight > 0: raise ValueError(f"weight={weight} is out of range: it must be > 0")
+        SemiConfig(mu=mu, threshold=threshold, weight=weight)  # checked as a run's settings are
         if labels is not None and len(labels) != len(unlabelled): raise ValueError(f"labels: {len(labels)} labels for {len(unlabelled)} unlabelled images")
         self.pool, self.labels = _pool_tensor(unlabelled), None if labels is None else torch.as_tensor(np.asarray(labels))
         store_attr('mu,threshold,weight'); self.weak_tfms, self.strong_tfms = ifnone(weak, weak_aug()), ifnone(strong, strong_aug())
@@ -236,6 +234,7 @@ def after_epoch(self:FixMatch):
 @patch
 def plot(self:FixMatch, figsize=(9, 3)):
     "The mask rate and, when the pool's labels were given, the pseudo-labels' accuracy, per epoch"
+    import matplotlib.pyplot as plt
     epochs = [h['epoch'] + 1 for h in self.history]
     fig, axs = plt.subplots(1, 2, figsize=figsize)
     axs[0].plot(epochs, [100 * h['mask_rate'] for h in self.history])

@@ -9,19 +9,19 @@ __all__ = ['ConvCVAE', 'VAELoss', 'KLWarmup', 'ImagesAsTargets', 'train_vae', 's
            'class_folder_name', 'export_synthetic', 'training_items', 'like_batch', 'VAECallback', 'vae_explorer']
 
 # %% ../nbs/03_vae.ipynb #adc07f5d
-import math, os, re, tempfile
+import math, re
 from dataclasses import replace
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from fastcore.all import *
-from .data import *  # first: it quiets a warning of fastai's import
+from .core import *
+from .data import *
 import ipywidgets as w
-from .augment import Explorer, check_images, check_range, show_rows
+from .augment import Explorer, check_images, show_rows
 from fastai.callback.core import Callback, CancelValidException
 from fastai.callback.training import GradientClip
 from fastai.data.core import DataLoaders
@@ -204,10 +204,7 @@ def save_vae(vae:ConvCVAE, fn) -> Path:
     fn = Path(fn)
     if fn.is_dir(): raise IsADirectoryError(f"{fn} is a folder: give a file name, such as {fn/'vae.pth'}")
     fn.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=fn.parent, suffix='.part'); os.close(fd)
-    try: torch.save(dict(smallfast_vae=vae.config, state_dict=vae.state_dict()), tmp); os.replace(tmp, fn)
-    finally: Path(tmp).unlink(missing_ok=True)
-    return fn
+    return write_whole(fn, lambda tmp: torch.save(dict(smallfast_vae=vae.config, state_dict=vae.state_dict()), tmp))
 
 def load_vae(fn, device='cpu') -> ConvCVAE:
     "Load a VAE saved by `save_vae` (safely: weights only), in eval mode"
@@ -242,7 +239,7 @@ def export_synthetic(vae:ConvCVAE, # A trained VAE
     from PIL import Image
     path, names = Path(path), [class_folder_name(v) for v in (vae.vocab or range(vae.n_classes))]
     if path.is_file(): raise NotADirectoryError(f"{path} is a file: give a folder to write the class folders into")
-    if isinstance(n_per_class, bool) or not isinstance(n_per_class, int) or n_per_class < 1: raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
+    check_count(n_per_class, 'n_per_class')
     if full := [n for n in names if any((path/n).glob('*.png'))]: raise FileExistsError(f"{path} already has PNG files in {full}: export into a new folder")
     vae.eval()
     for c, name in enumerate(names):
@@ -291,7 +288,7 @@ class VAECallback(Callback):
     def __init__(self, vae:ConvCVAE=None, # A trained VAE; default: train one on the learner's training items
                  ratio:float=0.5, # Generated items per real item of a batch
                  vae_epochs:int=None, # Epochs of VAE training; default: about `vae_steps` optimizer steps
-                 vae_steps:int=1000, # Optimizer steps of VAE training when `vae_epochs` is not given
+                 vae_steps:int=VAEConfig.steps, # Optimizer steps of VAE training when `vae_epochs` is not given
                  beta:float=1.0, # Weight of the KL term in VAE training: above 1, smoother and more varied samples
                  warmup_epochs:int=0, # Classifier epochs on real items only before generated ones are added
                  filter_conf:float=None, # Drop generated items whose label the classifier gives a probability below this

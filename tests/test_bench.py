@@ -43,7 +43,7 @@ def image_classes(root, counts:dict, size=8):
     (['--valid', '100000'], "--valid 100000: class '"),
     (['--threshold', '0', '--techniques', 'semi'], "--threshold=0.0: give a confidence above 0 and at most 1"),
     (['--threshold', '1.5'], "--threshold=1.5: give a confidence above 0 and at most 1"),
-    (['--unlabelled', '0'], "--unlabelled=0: give a largest number of unlabelled images, a positive integer"),
+    (['--pool', '0'], "--pool=0: give a largest number of unlabelled images, a positive integer"),
     (['--cutout', '2'], "--cutout=2.0: give a fraction of the image from 0 (no cutout) to 1")])  # more than any class can spare, named with what it has
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
     r = bench(*args, '--out', tmp_path/'out')
@@ -127,7 +127,11 @@ def test_no_flip_reruns_only_the_augmenting_techniques(tmp_path):
     r = bench(*args, '--no-flip')
     assert r.returncode == 0 and '1 of 2 runs already in' in r.stdout, r.stdout + r.stderr
     recs = json.loads((tmp_path/'out'/'results.json').read_text())
-    assert [(x['technique'], x['config'].get('flip', True)) for x in recs] == [('baseline', True), ('augment', True), ('augment', False)]
+    assert [(x['technique'], x['config'].get('aug', {}).get('flip', True)) for x in recs] == [('baseline', True), ('augment', True), ('augment', False)]
+
+def option_field(config:dict, name:str):
+    "The value of option `name` in a record's config, at the top or in a sub-config's dict; None when at its default"
+    return config.get(name, next((v[name] for v in config.values() if isinstance(v, dict) and name in v), None))
 
 @pytest.mark.parametrize('techniques, option, value, field, recorded, report', [
     ('baseline,augment', '--mixup', '0.4', 'mixup', [('baseline', None), ('augment', None), ('augment', 0.4)], None),  # MixUp: the augmenting techniques
@@ -142,7 +146,7 @@ def test_an_option_reruns_only_the_techniques_it_changes(tmp_path, techniques, o
     r = bench(*args, option, value)
     assert r.returncode == 0 and '1 of 2 runs already in' in r.stdout, r.stdout + r.stderr
     recs = json.loads((tmp_path/'out'/'results.json').read_text())
-    assert [(x['technique'], x['config'].get(field)) for x in recs] == recorded  # a field at its default is not written
+    assert [(x['technique'], option_field(x['config'], field)) for x in recs] == recorded  # a field at its default is not written
     if report: assert report in (tmp_path/'out'/'results.md').read_text()
     assert bench(*args, option, value).stdout.count('2 of 2 runs already in') == 1  # and resumes
 
@@ -156,8 +160,8 @@ def test_transfer_records_name_the_weights_layout_and_older_records_still_count(
     results.write_text(json.dumps([{k: v for k, v in x.items() if k != 'weights_layout'} for x in recs]))  # as written before the field
     assert '2 of 2 runs already in' in bench(*args).stdout  # kept, not rerun
 
-def test_records_of_earlier_versions_still_count(tmp_path):
-    "A results file written before the run configuration: the options beside each record, not in `config`"
+def test_records_of_an_older_schema_are_refused_before_any_run(tmp_path):
+    "A results file written before the run configuration (the options beside each record, not in `config`): a clear error, the file left as it is"
     data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
     args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', 'baseline,augment+tta,svm', '--epochs', '1', '--device', 'cpu', '--out', tmp_path/'out']
     assert bench(*args).returncode == 0
@@ -168,7 +172,8 @@ def test_records_of_earlier_versions_still_count(tmp_path):
         old.append(r | dict(epochs=c.get('epochs', 0), size=64, vae_steps=None, flip=True, mixup=None) | ({} if r['technique'] == 'svm' else {'members': 1}))
     results.write_text(json.dumps(old))
     r = bench(*args)
-    assert r.returncode == 0 and '3 of 3 runs already in' in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 2 and 'is not a results file written by smallfast-bench (record 0 lacks config)' in r.stderr, r.stdout + r.stderr
+    assert json.loads(results.read_text()) == old
 
 def test_tta_technique_joins_a_finished_grid(tmp_path):
     data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6})
@@ -255,10 +260,10 @@ def test_semi_supervised_runs_learn_from_the_unlabelled_folder(tmp_path):
     rng = np.random.default_rng(1)
     for i in range(5): Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(data/'unlabelled'/'deeper'/f'{i}.png')  # colour, another size: converted
     Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(data/'unlabelled'/'grey.png')
-    r = bench('--data', data, '--shots', '3', '--seeds', '1', '--techniques', 'semi', '--epochs', '1', '--unlabelled', '4', '--out', tmp_path/'out')
+    r = bench('--data', data, '--shots', '3', '--seeds', '1', '--techniques', 'semi', '--epochs', '1', '--pool', '4', '--out', tmp_path/'out')
     assert r.returncode == 0, r.stderr
     rec, = json.loads((tmp_path/'out'/'results.json').read_text())
-    assert rec['unlabelled'] == 4 and rec['config']['unlabelled'] == 4 and rec['config']['semi']
+    assert rec['unlabelled'] == 4 and rec['config']['semi'] == {'pool': 4}
 
 def test_semi_supervised_without_unlabelled_images_is_refused(tmp_path):
     data = image_classes(tmp_path/'imgs', {'ants': 4, 'bees': 4})
