@@ -159,11 +159,11 @@ class FixMatch(Callback):
                  weight:float=SemiConfig.weight, # Weight of the unlabelled loss
                  weak:list=None, # Batch transforms of the weak view; default `weak_aug()`
                  strong:list=None, # Batch transforms of the strong view; default `strong_aug()`
-                 labels=None): # The pool's true labels, to record the pseudo-labels' accuracy (studies only; never used to train)
+                 true_labels=None): # The pool's true labels, to record the pseudo-labels' accuracy (studies only; never used to train)
         if len(unlabelled) == 0: raise ValueError("FixMatch: the pool of unlabelled images is empty")
         SemiConfig(mu=mu, threshold=threshold, weight=weight)  # checked as a run's settings are
-        if labels is not None and len(labels) != len(unlabelled): raise ValueError(f"labels: {len(labels)} labels for {len(unlabelled)} unlabelled images")
-        self.pool, self.labels = _pool_tensor(unlabelled), None if labels is None else torch.as_tensor(np.asarray(labels))
+        if true_labels is not None and len(true_labels) != len(unlabelled): raise ValueError(f"true_labels: {len(true_labels)} labels for {len(unlabelled)} unlabelled images")
+        self.pool, self.true_labels = _pool_tensor(unlabelled), None if true_labels is None else torch.as_tensor(np.asarray(true_labels))
         store_attr('mu,threshold,weight'); self.weak_tfms, self.strong_tfms = ifnone(weak, weak_aug()), ifnone(strong, strong_aug())
         self.history = []
 
@@ -215,7 +215,7 @@ def after_pred(self:FixMatch):
     self.loss_u, mask, pseudo = fixmatch_loss(self.pred[n:n + nu], self.pred[n + nu:], self.threshold)
     self.learn.pred = self.pred[:n]
     self.seen += nu; self.kept += int(mask.sum()); self.losses.append(float(self.loss_u.detach()))
-    if self.labels is not None: self.right += int(((pseudo.cpu() == self.labels[self.idx]) & mask.cpu()).sum())
+    if self.true_labels is not None: self.right += int(((pseudo.cpu() == self.true_labels[self.idx]) & mask.cpu()).sum())
 
 @patch
 def after_loss(self:FixMatch):
@@ -228,7 +228,7 @@ def after_epoch(self:FixMatch):
     "Record the epoch's mask rate, unlabelled loss and, when the pool's labels are known, the pseudo-labels' accuracy"
     if not self.seen: return  # a `get_preds` or `validate` pass, not a training epoch
     self.history.append(dict(epoch=len(self.history), mask_rate=self.kept / self.seen, loss_u=float(np.mean(self.losses)),
-                             pseudo_accuracy=self.right / self.kept if self.labels is not None and self.kept else None))
+                             pseudo_accuracy=self.right / self.kept if self.true_labels is not None and self.kept else None))
 
 # %% ../nbs/04_semi.ipynb #e55a9cdb
 @patch

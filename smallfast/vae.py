@@ -292,12 +292,12 @@ class VAECallback(Callback):
                  beta:float=1.0, # Weight of the KL term in VAE training: above 1, smoother and more varied samples
                  warmup_epochs:int=0, # Classifier epochs on real items only before generated ones are added
                  filter_conf:float=None, # Drop generated items whose label the classifier gives a probability below this
-                 labels:str='balanced', # 'balanced' across classes, or 'batch': the labels of the batch's real items
+                 classes:str='balanced', # Classes of the generated items: 'balanced' across classes, or 'batch': those of the batch's real items
                  temperature:float=1.0, # Scale of the random codes
                  **vae_kwargs): # Passed to `ConvCVAE` (latent_dim, widths)
         check_range(ratio, 'ratio', 0); check_range(warmup_epochs, 'warmup_epochs', 0)
         if filter_conf is not None: check_range(filter_conf, 'filter_conf', 0, 1)
-        if labels not in ('balanced', 'batch'): raise ValueError(f"labels='{labels}': choose 'balanced' or 'batch'")
+        if classes not in ('balanced', 'batch'): raise ValueError(f"classes='{classes}': choose 'balanced' or 'batch'")
         store_attr(but='vae_kwargs'); self.vae_kwargs, self.n_added = vae_kwargs, 0
 
 # %% ../nbs/03_vae.ipynb #abed3544
@@ -316,7 +316,7 @@ def before_fit(self:VAECallback):
 @patch
 def _draw_labels(self:VAECallback, n:int, yb:torch.Tensor) -> torch.Tensor:
     "`n` labels: balanced across classes in random order, or drawn from the batch's own"
-    if self.labels == 'batch': return yb[torch.randint(len(yb), (n,), device=yb.device)].as_subclass(torch.Tensor)
+    if self.classes == 'batch': return yb[torch.randint(len(yb), (n,), device=yb.device)].as_subclass(torch.Tensor)
     return (torch.randperm(n, device=yb.device) + torch.randint(self.vae.n_classes, (1,), device=yb.device)) % self.vae.n_classes
 
 @patch

@@ -69,7 +69,7 @@ def test_callback_refuses_a_vae_with_other_classes(data):
     with pytest.raises(ValueError, match="the VAE generates 4 classes but the learner's data has 10"): learn.fit(1)
 
 @pytest.mark.parametrize('kwargs, message', [(dict(ratio=-1), 'ratio=-1'), (dict(filter_conf=1.5), 'filter_conf=1.5'),
-                                             (dict(labels='uniform'), "labels='uniform'"), (dict(warmup_epochs=-2), 'warmup_epochs=-2')])
+                                             (dict(classes='uniform'), "classes='uniform'"), (dict(warmup_epochs=-2), 'warmup_epochs=-2')])
 def test_callback_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message): VAECallback(**kwargs)
 
