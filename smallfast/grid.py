@@ -75,6 +75,10 @@ def run_key(r:dict) -> tuple:
 def _not_results(fn, why:str) -> ValueError:
     return ValueError(f"{fn} is not a results file written by smallfast-bench ({why}): move it away or choose another --out")
 
+def _older(fn, i:int, e:Exception) -> ValueError:
+    return ValueError(f"{fn}: record {i} has a config this version of smallfast cannot read ({e}); a results file of a version before the sub-configs "
+                      "keeps its options side by side: give the grid a new --out (the old file stays as it is)")
+
 def read_results(fn) -> list:
     "The records in results file `fn`, or [] when there is none yet; a clear error when it is not one"
     fn = Path(fn)
@@ -84,10 +88,10 @@ def read_results(fn) -> list:
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise _not_results(fn, str(e)) from None
     if not isinstance(records, list): raise _not_results(fn, f'a JSON {type(records).__name__}, not a list of records')
     for i, r in enumerate(records):
-        if not isinstance(r, dict) or not _REQUIRED <= r.keys(): raise _not_results(fn, f"record {i} lacks {', '.join(sorted(_REQUIRED - set(r if isinstance(r, dict) else ())))}")
+        if not isinstance(r, dict) or not _REQUIRED - {'config'} <= r.keys(): raise _not_results(fn, f"record {i} lacks {', '.join(sorted(_REQUIRED - set(r if isinstance(r, dict) else ())))}")
         if r['technique'] not in TECHNIQUES: raise _not_results(fn, f"record {i} has an unknown technique '{r['technique']}'")
-        try: RunConfig.from_key(r['config'])
-        except (ConfigError, TypeError) as e: raise _not_results(fn, f"record {i} has a config this version cannot read: {e}") from None
+        try: RunConfig.from_key(r['config'] if 'config' in r else None)
+        except (ConfigError, TypeError) as e: raise _older(fn, i, e) from None
     return records
 
 # %% ../nbs/06_grid.ipynb #849cbe23
@@ -238,7 +242,7 @@ def run_grid(configs:dict, # {technique name: `RunConfig`}, e.g. `check_techniqu
             ) -> list:
     "Run every config at every shot size and seed, resumably; returns the grid's records (all kept in `out/results.json`), in the grid's order"
     if not (executor is None or isinstance(executor, (Workers, OnRay))): raise TypeError(f"executor={executor!r}: give None (one run at a time), Workers(n) or OnRay(address)")
-    fn = Path(out)/'results.json'
+    fn, serial = Path(out)/'results.json', executor is None or executor == Workers(1)
     held = _valid_idxs(data, valid, max(shots), seeds) if valid else None
     grid, start, finished, failed = _grid(configs, shots, seeds, data_name, len(data.x_test), valid), time.perf_counter(), 0, 0
     done = {run_key(r) for r in read_results(fn)}
@@ -248,7 +252,7 @@ def run_grid(configs:dict, # {technique name: `RunConfig`}, e.g. `check_techniqu
         for kind, group, got in events:
             if kind == 'done': add_records(fn, got); finished += len(group)
             if kind == 'failed': failed += len(group)
-            if kind == 'done' and executor is None: continue
+            if kind == 'done' and serial: continue
             said = dict(now='now', done='finished', failed='failed')[kind] + f": {_named(group)}" + (f" ({got}): it runs again when the grid runs again" if kind == 'failed' else '')
             elapsed = time.perf_counter() - start
             log(progress_line(len(grid) - len(todo) + finished, len(grid), said, elapsed, elapsed / finished if finished else None))

@@ -76,7 +76,7 @@ def plot_curves(records:list, # Records of a grid
     ax.set_xlabel('labelled training images per class'); ax.set_ylabel('test accuracy (%)')
     ax.set_title(title or 'accuracy against labels per class (mean and std over seeds)'); ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc='center left', bbox_to_anchor=(1.01, 0.5))
-    if fn: write_whole(fn, lambda tmp: fig.savefig(tmp, format='png', dpi=120, bbox_inches='tight'))
+    if fn: write_whole(fn, lambda tmp: fig.savefig(tmp, format=Path(fn).suffix[1:] or 'png', dpi=120, bbox_inches='tight'))
     return fig
 
 # %% ../nbs/07_report.ipynb #17b5bb32
@@ -103,7 +103,7 @@ def plot_gains(records:list, # Records of a grid
     ax.set_xlabel('labelled training images per class'); ax.set_ylabel(f'points over {reference}, run by run')
     ax.set_title(title or f'gain over {reference} (mean and std over seeds)'); ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc='center left', bbox_to_anchor=(1.01, 0.5))
-    if fn: write_whole(fn, lambda tmp: fig.savefig(tmp, format='png', dpi=120, bbox_inches='tight'))
+    if fn: write_whole(fn, lambda tmp: fig.savefig(tmp, format=Path(fn).suffix[1:] or 'png', dpi=120, bbox_inches='tight'))
     return fig
 
 # %% ../nbs/07_report.ipynb #fb7529eb

@@ -113,8 +113,9 @@ def train(cfg:RunConfig, # What to train: a model and its data remedies (one tra
           device=None # Default: the GPU when there is one
          ) -> Learner:
     "A fastai `Learner` trained as `cfg` says on `data`'s training split"
+    if cfg.members > 1: raise ValueError(f"members={cfg.members}: `train` trains one network; `train_ensemble` trains the {cfg.members} of an ensemble")
     cfg, data = _prepared(cfg, data, seed)
-    return _member(replace(cfg, members=1), data, seed, device)
+    return _member(cfg, data, seed, device)
 
 def train_ensemble(cfg:RunConfig, # What to train; `cfg.members` trainings of it
                    data:SmallData, # Its training split trains

@@ -172,7 +172,7 @@ def test_records_of_an_older_schema_are_refused_before_any_run(tmp_path):
         old.append(r | dict(epochs=c.get('epochs', 0), size=64, vae_steps=None, flip=True, mixup=None) | ({} if r['technique'] == 'svm' else {'members': 1}))
     results.write_text(json.dumps(old))
     r = bench(*args)
-    assert r.returncode == 2 and 'is not a results file written by smallfast-bench (record 0 lacks config)' in r.stderr, r.stdout + r.stderr
+    assert r.returncode == 2 and 'record 0 has a config this version of smallfast cannot read' in r.stderr and 'give the grid a new --out' in r.stderr, r.stdout + r.stderr
     assert json.loads(results.read_text()) == old
 
 def test_tta_technique_joins_a_finished_grid(tmp_path):

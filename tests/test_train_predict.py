@@ -92,6 +92,17 @@ def test_train_refuses_bad_input_before_training(tmp_path, args, message):
     assert r.returncode == 2 and message in r.stderr and 'Traceback' not in r.stderr, r.stderr
     assert not (tmp_path/'model.pkl').exists()
 
+def test_train_refuses_to_replace_what_is_not_a_regular_file_before_training(tmp_path):
+    "A link or a device where the model would go: refused with --force too, before any training, and left as it was"
+    for c in 'ab': (tmp_path/'imgs'/c).mkdir(parents=True)
+    for c in 'ab':
+        for i in range(3): Image.new('L', (8, 8), i * 40).save(tmp_path/'imgs'/c/f'{i}.png')
+    (tmp_path/'target.pkl').write_text('kept'); (tmp_path/'link.pkl').symlink_to(tmp_path/'target.pkl')
+    for out in (tmp_path/'link.pkl', Path('/dev/null')):
+        r = cmd('smallfast-train', '--data', tmp_path/'imgs', '--technique', 'baseline', '--epochs', '1', '--out', out, '--force')
+        assert r.returncode == 2 and f'--out: {out} is not a regular file' in r.stderr and 'trained' not in r.stdout and 'Traceback' not in r.stderr, r.stderr
+    assert (tmp_path/'link.pkl').is_symlink() and (tmp_path/'target.pkl').read_text() == 'kept'
+
 def test_train_needs_data_one_class_is_refused_and_a_model_is_replaced_only_with_force(tmp_path):
     r = cmd('smallfast-train', '--out', tmp_path/'m.pkl')
     assert r.returncode == 2 and '--data is required' in r.stderr

@@ -6,15 +6,13 @@ holding the path of its site-packages: a plain path line adds that folder to `sy
 so the editable install of smallfast there stays invisible (checked below). Every command runs with the temporary folder as its
 working directory. Marked `wheel`: `pytest -m wheel` runs these tests alone, `pytest -m "not wheel"` leaves them out.
 SMALLFAST_ROOT names another checkout to pack (default: the one holding this file)."""
-import json, os, shutil, site, subprocess, sys, sysconfig, warnings, zipfile
+import json, os, shutil, site, subprocess, sys, sysconfig, zipfile
 from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
 
-with warnings.catch_warnings():  # no marker is registered in pyproject.toml: `-m wheel` selects it all the same
-    warnings.simplefilter('ignore', pytest.PytestUnknownMarkWarning)
-    pytestmark = pytest.mark.wheel
+pytestmark = pytest.mark.wheel  # registered in pyproject.toml: `-m wheel` runs these alone, `-m "not wheel"` skips them
 
 ROOT = Path(os.environ.get('SMALLFAST_ROOT') or Path(__file__).resolve().parents[1]).resolve()
 SCRIPTS = ['smallfast-demo', 'smallfast-augbench', 'smallfast-bench', 'smallfast-train', 'smallfast-predict']
