@@ -7,9 +7,9 @@ Docs: https://smallfast.github.io/smallfast/data.html.md"""
 # %% auto #0
 __all__ = ['IDX_FILES', 'FASHION_CLASSES', 'FASHION_DEBIAN', 'FASHION_URL', 'UNLABELLED', 'TEST_SAMPLE_N', 'SmallData',
            'read_idx', 'missing_idx_files', 'idx_folder', 'cache_dir', 'download_idx', 'fashion_mnist', 'digits',
-           'image_array', 'image_folder', 'balanced_idxs', 'subsample', 'GreyImage', 'ImageAt', 'LabelAt', 'GreyToRGB',
-           'resize_images', 'ResizeBatch', 'SmallDatasets', 'small_dsets', 'IndexBatchDL', 'test_sample', 'small_dls',
-           'raw_batch', 'small_cnn', 'percent_mean_std', 'default_data']
+           'image_array', 'image_files', 'image_folder', 'balanced_idxs', 'subsample', 'GreyImage', 'ImageAt',
+           'LabelAt', 'GreyToRGB', 'resize_images', 'ResizeBatch', 'SmallDatasets', 'small_dsets', 'IndexBatchDL',
+           'test_sample', 'small_dls', 'raw_batch', 'small_cnn', 'percent_mean_std', 'default_data']
 
 # %% ../nbs/00_data.ipynb #fc90a1dd
 import gzip, os, shutil, struct, tempfile, urllib.request, warnings
@@ -85,6 +85,17 @@ def counts(self:SmallData, split:str='train') -> dict:
     "Number of images per class name in `split` ('train' or 'test')"
     y = getattr(self, f'y_{split}')
     return {name: int((y == i).sum()) for i, name in enumerate(self.vocab)}
+
+# %% ../nbs/00_data.ipynb #e2abcb4e
+@patch
+def fingerprint(self:SmallData) -> str:
+    "A short SHA-256 of the class names and every split's images and labels: equal for the same data, different when an image or a label differs"
+    import hashlib, json
+    h = hashlib.sha256(json.dumps(list(self.vocab)).encode())
+    for a in (self.x_train, self.y_train, self.x_test, self.y_test, self.x_unlabelled):
+        a = np.ascontiguousarray(a if a is not None else np.zeros(0, np.uint8))
+        h.update(f"{a.dtype.str}{a.shape}".encode()); h.update(a.data)
+    return h.hexdigest()[:16]
 
 # %% ../nbs/00_data.ipynb #33bf67d1
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4', 0x0E: '>f8'}
@@ -241,7 +252,7 @@ def _read_files(files:list, skip_bad:bool, skipped:list) -> list:
 
 def _read_class(folder:Path, skip_bad:bool, skipped:list) -> list:
     "Every readable image in class folder `folder`"
-    files = sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith('.'))
+    files = image_files(folder)  # subfolders too, as for unlabelled images and prediction
     if not files: raise ValueError(f"class folder {folder} holds no images")
     if not (imgs := _read_files(files, skip_bad, skipped)): raise ValueError(f"class folder {folder} holds no readable image ({len(files)} files, none could be read)")
     return imgs
@@ -283,15 +294,19 @@ def _stack(per_class:list, hw:tuple, rgb:bool) -> tuple:
     y = [i for i, imgs in enumerate(per_class) for _ in imgs]
     return np.stack(x) if x else np.zeros((0, *hw, 3) if rgb else (0, *hw), np.uint8), np.array(y, dtype=np.int64)
 
+def _held_out(folder:Path, vocab:list, per_class:list, valid_pct:float, seed:int) -> tuple:
+    "(vocab, train lists, test lists) of the class folders of `folder`, `valid_pct` of each class held out; a warning naming every class too small to give a test image"
+    train, test = _split_by_class(per_class, valid_pct, seed)
+    if unscored := [v for v, t in zip(vocab, test) if not t]: warnings.warn(f"{folder}: class(es) {unscored} have a single image: it trains, and the class is never scored")
+    return vocab, train, test
+
 def _read_splits(path:Path, valid_pct:float, seed:int, skip_bad:bool, skipped:list) -> tuple:
     "(vocab, train lists, test lists): from `train/` and `test/` when present, else a split of each class"
     if (path/'train').is_dir() and not (path/'test').is_dir():
         warnings.warn(f"{path} has train/ but no test/: {valid_pct:.0%} of each class of {path/'train'} is held out as the test split")
-        vocab, per_class = _read_classes(path/'train', skip_bad, skipped)
-        return (vocab, *_split_by_class(per_class, valid_pct, seed))
+        return _held_out(path/'train', *_read_classes(path/'train', skip_bad, skipped), valid_pct, seed)
     if not ((path/'train').is_dir() and (path/'test').is_dir()):
-        vocab, per_class = _read_classes(path, skip_bad, skipped)
-        return (vocab, *_split_by_class(per_class, valid_pct, seed))
+        return _held_out(path, *_read_classes(path, skip_bad, skipped), valid_pct, seed)
     vocab, train = _read_classes(path/'train', skip_bad, skipped)
     test_vocab, test = _read_classes(path/'test', skip_bad, skipped)
     if extra := sorted(set(test_vocab) - set(vocab)): raise ValueError(f"{path/'test'} has classes missing from {path/'train'}: {extra}")
@@ -300,15 +315,16 @@ def _read_splits(path:Path, valid_pct:float, seed:int, skip_bad:bool, skipped:li
     return vocab, train, [by_name.get(v, []) for v in vocab]
 
 # %% ../nbs/00_data.ipynb #de1c1656
-def _image_files(folder:Path) -> list:
-    "Every file under `folder`, at any depth, sorted; hidden files and folders left out, links to folders not followed (no loops)"
+def image_files(folder) -> list:
+    "The files smallfast reads as images under `folder`, for training, unlabelled images and prediction alike: every file at any depth, sorted, whatever its extension; hidden files and folders left out, links to folders not followed (no loops)"
+    folder = Path(folder)
     return sorted(Path(root)/f for root, dirs, files in os.walk(folder) for f in files
                   if not f.startswith('.') and not any(p.startswith('.') for p in Path(root).relative_to(folder).parts))
 
 def _read_unlabelled(folder:Path, skip_bad:bool, skipped:list):
     "Every readable image under `folder`, or None when there is no such folder"
     if not folder.is_dir(): return None
-    if not (imgs := _read_files(_image_files(folder), skip_bad, skipped)): raise ValueError(f"{folder} holds no readable image: put the images without labels there, or remove the folder")
+    if not (imgs := _read_files(image_files(folder), skip_bad, skipped)): raise ValueError(f"{folder} holds no readable image: put the images without labels there, or remove the folder")
     return imgs
 
 # %% ../nbs/00_data.ipynb #7e36509a
@@ -326,6 +342,7 @@ def image_folder(path, # Folder with one subfolder per class, or `train/` and `t
     vocab, train, test = _read_splits(path, valid_pct, seed, skip_bad, skipped)
     imgs = [i for imgs in train + test for i in imgs]
     hw, rgb = _size_hw(size, imgs), any(i.ndim == 3 for i in imgs)
+    if size is None and min(hw) < 8: warnings.warn(f"{path}: the images are read at {hw[0]}x{hw[1]} px, their most common size, under 8 px: too small for a network to learn from; check the folder, or give size=")
     unlabelled = _read_unlabelled(path/UNLABELLED, skip_bad, skipped)
     if skipped: warnings.warn(f"skipped {len(skipped)} unreadable file(s):\n" + '\n'.join(skipped))
     return SmallData(*_stack(train, hw, rgb), *_stack(test, hw, rgb), vocab, None if unlabelled is None else _stack([unlabelled], hw, rgb)[0])

@@ -69,7 +69,7 @@ _REQUIRED = {'technique', 'shots', 'seed', 'accuracy', 'config'}
 
 def run_key(r:dict) -> tuple:
     "What makes a run the same run: technique, subset, data and config"
-    return (r['technique'], r['shots'], r['seed'], r.get('data'), r.get('test_n'), r.get('valid'), json.dumps(r['config'], sort_keys=True))
+    return (r['technique'], r['shots'], r['seed'], r.get('data'), r.get('data_hash'), r.get('test_n'), r.get('valid'), json.dumps(r['config'], sort_keys=True))
 
 # %% ../nbs/06_grid.ipynb #e54ad230
 def _not_results(fn, why:str) -> ValueError:
@@ -101,11 +101,13 @@ def write_results(records:list, fn):
 
 @contextlib.contextmanager
 def _locked(fn:Path):
-    "Hold an exclusive lock beside `fn` while the block runs"
-    with open(fn.with_name(f'.{fn.name}.lock'), 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    "Hold an exclusive lock on `fn`'s folder while the block runs: no lock file is left in it"
+    folder = os.open(fn.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
         try: yield
-        finally: fcntl.flock(lock, fcntl.LOCK_UN)
+        finally: fcntl.flock(folder, fcntl.LOCK_UN)
+    finally: os.close(folder)
 
 @contextlib.contextmanager
 def _uninterrupted():
@@ -193,9 +195,10 @@ def _records(group:list, data:SmallData, held, device) -> list:
     scores = _scored(group, data, held, device)
     return [_record(r, *s, device) | dict(started=_stamp(started), finished=_stamp(time.time())) for r, s in zip(group, scores)]
 
-def _grid(configs:dict, shots, seeds:int, data_name:str, test_n:int, valid) -> list:
-    "Every run of the grid: each config resolved at each shot size, for each seed, on `test_n` test images"
-    return [dict(technique=t, shots=n, seed=s, data=data_name, test_n=test_n, valid=valid, config=cfg.resolved(n).key())
+def _grid(configs:dict, data:SmallData, *, shots, seeds:int, data_name:str, valid) -> list:
+    "Every run of the grid: each config resolved at each shot size, for each seed, on `data` (its name and fingerprint) and all its test images"
+    same = dict(data=data_name, data_hash=data.fingerprint(), test_n=len(data.x_test), valid=valid)
+    return [dict(technique=t, shots=n, seed=s, **same, config=cfg.resolved(n).key())
             for n in shots for s in range(seeds) for t, cfg in configs.items()]
 
 # %% ../nbs/06_grid.ipynb #9a305801
@@ -244,8 +247,10 @@ def run_grid(configs:dict, # {technique name: `RunConfig`}, e.g. `check_techniqu
     if not (executor is None or isinstance(executor, (Workers, OnRay))): raise TypeError(f"executor={executor!r}: give None (one run at a time), Workers(n) or OnRay(address)")
     fn, serial = Path(out)/'results.json', executor is None or executor == Workers(1)
     held = _valid_idxs(data, valid, max(shots), seeds) if valid else None
-    grid, start, finished, failed = _grid(configs, shots, seeds, data_name, len(data.x_test), valid), time.perf_counter(), 0, 0
+    grid, start, finished, failed = _grid(configs, data, shots=shots, seeds=seeds, data_name=data_name, valid=valid), time.perf_counter(), 0, 0
     done = {run_key(r) for r in read_results(fn)}
+    if other := [r for r in read_results(fn) if r.get('data') == data_name and r.get('data_hash') != data.fingerprint()]:
+        log(f"{len(other)} run(s) in {fn} are on other data also named '{data_name}' (images or labels differ): kept apart, none reused")
     todo = [g for g in grid if run_key(g) not in done]
     if len(todo) < len(grid): log(f"{len(grid) - len(todo)} of {len(grid)} runs already in {fn}: skipped")
     with contextlib.closing(_events(_shared_trainings(todo), data, held, device, executor, log)) as events:

@@ -33,8 +33,8 @@ def odd_images(root):
 FRESH = '''
 import sys, warnings
 warnings.simplefilter('ignore')
-from fastai.learner import load_learner
-learn = load_learner(sys.argv[1])
+from smallfast.run import load_model
+learn = load_model(sys.argv[1], trust=sys.argv[1].endswith('.pkl'))  # smallfast's file, or fastai's pickle made here
 with learn.no_bar():  # fastai's bar, in a script
     for fn in sys.argv[2:]: print(learn.predict(fn)[0])
 '''
@@ -44,9 +44,18 @@ def model(tmp_path_factory):
     "A small CNN trained by smallfast-train on a folder of colour photos, and that folder"
     root = tmp_path_factory.mktemp('train')
     data = photos(root/'photos', {'red': 12, 'green': 12, 'blue': 12})
-    r = cmd('smallfast-train', '--data', data, '--technique', 'augment', '--epochs', '3', '--device', 'cpu', '--out', root/'model.pkl')
+    r = cmd('smallfast-train', '--data', data, '--technique', 'augment', '--epochs', '3', '--device', 'cpu', '--out', root/'model.safetensors')
     assert r.returncode == 0, r.stderr
-    return root/'model.pkl', data, r.stdout
+    return root/'model.safetensors', data, r.stdout
+
+@pytest.fixture(scope='module')
+def pickled(tmp_path_factory):
+    "The same training written as fastai's export, a pickle (--format fastai), and its folder of photos"
+    root = tmp_path_factory.mktemp('pickled')
+    data = photos(root/'photos', {'red': 12, 'green': 12, 'blue': 12})
+    r = cmd('smallfast-train', '--data', data, '--technique', 'augment', '--epochs', '3', '--device', 'cpu', '--format', 'fastai', '--out', root/'model.pkl')
+    assert r.returncode == 0 and '--trust' in r.stdout, r.stderr
+    return root/'model.pkl', data
 
 def test_train_prints_test_accuracy_and_writes_a_small_model(model):
     fn, data, out = model
@@ -54,12 +63,31 @@ def test_train_prints_test_accuracy_and_writes_a_small_model(model):
     assert fn.stat().st_size < 1_000_000  # the network and how to read images: no training images, no optimizer state
     assert not list(fn.parent.glob('.*.part'))
 
-def test_load_learner_predicts_any_image_in_a_fresh_process(model, tmp_path):
-    fn, data, _ = model
+@pytest.mark.parametrize('which', ['model', 'pickled'])
+def test_a_model_file_predicts_any_image_in_a_fresh_process(which, request, tmp_path):
+    fn = request.getfixturevalue(which)[0]
     files = odd_images(tmp_path/'new')
     r = subprocess.run([sys.executable, '-c', FRESH, fn, *files], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() and set(r.stdout.split()) <= {'red', 'green', 'blue'} and len(r.stdout.split()) == len(files), r.stdout
+
+def test_fastais_load_learner_reads_the_fastai_format(pickled, tmp_path):
+    script = 'import sys, warnings; warnings.simplefilter("ignore"); from fastai.learner import load_learner; print(list(load_learner(sys.argv[1]).dls.vocab))'
+    r = subprocess.run([sys.executable, '-c', script, pickled[0]], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "['blue', 'green', 'red']" in r.stdout, r.stderr
+
+def test_opening_a_planted_pickle_runs_nothing_without_trust(tmp_path):
+    "A pickle whose payload writes a file: refused before it is unpickled, by load_model and smallfast-predict; with --trust it runs, which is what trusting means"
+    marker = tmp_path/'ran'
+    payload = f"import pickle, pathlib; open({str(tmp_path/'evil.pkl')!r}, 'wb').write(pickle.dumps(type('P', (), {{'__reduce__': lambda self: (pathlib.Path.touch, (pathlib.Path({str(marker)!r}),))}})()))"
+    subprocess.run([sys.executable, '-c', payload], check=True)
+    Image.new('RGB', (9, 9)).save(tmp_path/'x.png')
+    r = cmd('smallfast-predict', tmp_path/'evil.pkl', tmp_path/'x.png')
+    assert r.returncode == 2 and 'is not a smallfast model file' in r.stderr and '--trust' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    r = subprocess.run([sys.executable, '-c', f"from smallfast.run import load_model\ntry: load_model({str(tmp_path/'evil.pkl')!r})\nexcept PermissionError as e: print('refused')"], capture_output=True, text=True, timeout=300)
+    assert r.stdout.strip() == 'refused' and not marker.exists(), r.stderr
+    r = cmd('smallfast-predict', tmp_path/'evil.pkl', tmp_path/'x.png', '--trust')
+    assert r.returncode == 2 and marker.exists() and 'is not a model file of smallfast or fastai' in r.stderr, r.stderr
 
 def test_a_transfer_model_of_grey_images_reads_colour_photos(tmp_path):
     "The reverse too: a model trained on grey images predicts RGB ones (and 16-bit), converted as training converted"
@@ -67,11 +95,11 @@ def test_a_transfer_model_of_grey_images_reads_colour_photos(tmp_path):
     for c in 'ab':
         (tmp_path/'grey'/c).mkdir(parents=True)
         for i in range(6): Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8)).save(tmp_path/'grey'/c/f'{i}.png')
-    r = cmd('smallfast-train', '--data', tmp_path/'grey', '--technique', 'transfer', '--epochs', '2', '--size', '32', '--device', 'cpu', '--out', tmp_path/'t.pkl')
+    r = cmd('smallfast-train', '--data', tmp_path/'grey', '--technique', 'transfer', '--epochs', '2', '--size', '32', '--device', 'cpu', '--out', tmp_path/'t.safetensors')
     assert r.returncode == 0, r.stderr
-    assert 3e6 < (tmp_path/'t.pkl').stat().st_size < 30e6  # EfficientNet-Lite0's weights, nothing else of size
+    assert 3e6 < (tmp_path/'t.safetensors').stat().st_size < 30e6  # EfficientNet-Lite0's weights, nothing else of size
     files = odd_images(tmp_path/'new')
-    r = subprocess.run([sys.executable, '-c', FRESH, tmp_path/'t.pkl', *files], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, '-c', FRESH, tmp_path/'t.safetensors', *files], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and set(r.stdout.split()) <= {'a', 'b'} and len(r.stdout.split()) == len(files), r.stderr
 
 @pytest.mark.parametrize('args, message', [
@@ -115,7 +143,7 @@ def test_train_needs_data_one_class_is_refused_and_a_model_is_replaced_only_with
     r = cmd('smallfast-train', *args)
     assert r.returncode == 2 and 'exists: give --force' in r.stderr and (tmp_path/'m.pkl').read_text() == 'keep me'
     r = cmd('smallfast-train', *args, '--force')
-    assert r.returncode == 0 and 'test accuracy:' in r.stdout and zipfile.is_zipfile(tmp_path/'m.pkl'), r.stderr
+    assert r.returncode == 0 and 'test accuracy:' in r.stdout and (tmp_path/'m.pkl').read_bytes()[8:9] == b'{', r.stderr  # a safetensors header, whatever the name
 
 def test_sigterm_while_training_writes_nothing(tmp_path):
     args = ['--data', 'digits', '--technique', 'baseline', '--epochs', '500', '--device', 'cpu', '--out', tmp_path/'m.pkl']  # minutes: far more than runs before the signal
@@ -131,12 +159,12 @@ def test_predict_writes_one_row_per_image_and_names_the_unreadable(model, tmp_pa
     fn, data, _ = model
     files = odd_images(tmp_path/'new'/'deeper')
     (tmp_path/'new'/'broken.jpg').write_bytes(b'not a jpeg')
-    (tmp_path/'new'/'notes.txt').write_text('not an image, and not named as one: left alone')
+    (tmp_path/'new'/'notes.txt').write_text('not an image: named as one that could not be read, as training names it')
     (tmp_path/'new'/'loop').symlink_to(tmp_path/'new', target_is_directory=True)  # followed, this would never end
     r = cmd('smallfast-predict', fn, tmp_path/'new', data/'red'/'0.png', '--top', '2', '--out', tmp_path/'p.csv')
     assert r.returncode == 0, r.stderr
     skipped = [l for l in r.stderr.splitlines() if 'skipped' in l]
-    assert len(skipped) == 1 and 'broken.jpg' in skipped[0], r.stderr
+    assert len(skipped) == 2 and 'broken.jpg' in r.stderr and 'notes.txt' in r.stderr, r.stderr
     import pandas as pd
     df = pd.read_csv(tmp_path/'p.csv')
     assert list(df.columns) == ['path', 'prediction', 'probability', 'top1', 'top1_probability', 'top2', 'top2_probability']
@@ -148,7 +176,7 @@ def test_predict_writes_one_row_per_image_and_names_the_unreadable(model, tmp_pa
 def test_predict_to_stdout_and_with_test_time_passes(model):
     fn, data, _ = model
     r = cmd('smallfast-predict', fn, data/'green', '--tta', '2', '--top', '9')
-    assert r.returncode == 0 and r.stdout.startswith('path,prediction,probability,top1,'), r.stderr
+    assert r.returncode == 0 and r.stdout.startswith('"path","prediction","probability","top1",'), r.stderr
     assert len(r.stdout.splitlines()) == 13 and 'images/s' in r.stderr
     assert r.stdout.splitlines()[0].count('_probability') == 3  # --top beyond the classes: all of them
 
@@ -164,8 +192,9 @@ def test_predict_exits_nonzero_only_when_nothing_is_predicted(model, tmp_path):
     assert r.returncode == 2 and 'missing does not exist' in r.stderr
 
 @pytest.mark.parametrize('make, message', [
-    (lambda p: p.write_text('not a model'), 'is not a model exported by fastai'),
-    (lambda p: __import__('torch').save({'w': 1}, p), 'is not a model exported by fastai'),
+    (lambda p: p.write_text('not a model'), 'is not a smallfast model file'),
+    (lambda p: __import__('torch').save({'w': 1}, p), 'is not a smallfast model file'),
+    (lambda p: __import__('safetensors.torch').torch.save_file({'w': __import__('torch').zeros(2)}, p), "without smallfast's description of a model"),
     (None, 'model file not found')])
 def test_predict_refuses_what_is_not_a_model(tmp_path, make, message):
     if make: make(tmp_path/'m.pkl')
@@ -173,19 +202,19 @@ def test_predict_refuses_what_is_not_a_model(tmp_path, make, message):
     r = cmd('smallfast-predict', tmp_path/'m.pkl', tmp_path/'x.png')
     assert r.returncode == 2 and message in r.stderr and 'Traceback' not in r.stderr, r.stderr
 
-def test_a_model_from_other_versions_is_named_as_such(model, tmp_path):
+def test_a_model_from_other_versions_is_named_as_such(pickled, tmp_path):
     "A class the file's pickle names that this version lacks, as an older or newer export can; and a fastai version that differs, recorded in the model"
-    fn, data, _ = model
+    fn, data = pickled
     with zipfile.ZipFile(fn) as z, zipfile.ZipFile(tmp_path/'other.pkl', 'w') as out:
         for item in z.infolist(): out.writestr(item, z.read(item).replace(b'IndexBatchDL', b'IndexBatchXY') if item.filename.endswith('data.pkl') else z.read(item))
-    r = cmd('smallfast-predict', tmp_path/'other.pkl', data/'red'/'0.png')
+    r = cmd('smallfast-predict', tmp_path/'other.pkl', data/'red'/'0.png', '--trust')
     assert r.returncode == 2 and 'was exported by other versions than these (smallfast' in r.stderr, r.stderr
     script = f'''
 import warnings
 from smallfast.run import load_model
-learn = load_model({str(fn)!r}); learn.versions['fastai'] = '2.7.0'; learn.export({str(tmp_path/'old.pkl')!r})
+learn = load_model({str(fn)!r}, trust=True); learn.versions['fastai'] = '2.7.0'; learn.export({str(tmp_path/'old.pkl')!r})
 with warnings.catch_warnings(record=True) as w:
-    warnings.simplefilter('always'); load_model({str(tmp_path/'old.pkl')!r})
+    warnings.simplefilter('always'); load_model({str(tmp_path/'old.pkl')!r}, trust=True)
 print([str(x.message) for x in w])'''
     r = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=300)
     assert 'was exported with fastai 2.7.0, this is fastai' in r.stdout, r.stdout + r.stderr
