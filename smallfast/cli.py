@@ -10,7 +10,7 @@ __all__ = ['QUICK', 'DEFAULT_TECHNIQUE', 'GRID_FILES', 'bench_main', 'demo_main'
            'augbench']
 
 # %% ../nbs/08_cli.ipynb #0a3dd99e
-import argparse, json, os, signal, statistics, sys, tempfile, time, warnings
+import argparse, json, os, signal, sys, tempfile, time, warnings
 from typing import Annotated
 from dataclasses import replace
 from pathlib import Path
@@ -139,7 +139,8 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
         if not shot_list: sys.exit(2)
         if valid is not None: valid_split(ds, valid, max(shot_list), seed_list[0])  # a class too small to spare them: said now, before any run
         _check_pool(configs, ds, data, max(shot_list), valid)
-        if export is not None: _check_format(format); export = _export_file(export, force, valid, configs, out)
+        _check_format(format, export)
+        if export is not None: export = _export_file(export, force, valid, configs, out)
         out = _writable_folder(out)
         read_results(out/'results.json')  # a damaged results file: said now, before any training
     except ConfigError as e: print(f"smallfast-bench: error: {_flag(e)}", file=sys.stderr); sys.exit(2)
@@ -175,8 +176,11 @@ def _new_file(path, force:bool, flag:str) -> Path:
 
 def _deep(configs:dict) -> list: return [n for n, c in configs.items() if c.model not in CLASSIC]
 
-def _check_format(fmt:str):
+def _check_format(fmt:str, out):
+    "A clear error for an unknown --format, or a model file named as a pickle (`.pkl`, `.pth`) that would hold safetensors"
     if fmt not in MODEL_FORMATS: raise ValueError(f"--format={fmt!r}: choose safetensors (opening it runs nothing) or fastai (Learner.export, a pickle)")
+    if fmt == 'safetensors' and out is not None and Path(out).suffix in ('.pkl', '.pth'):
+        raise ValueError(f"{out} is named as a pickle, and --format safetensors writes none: name it {Path(out).stem}.safetensors, or give --format fastai for a pickle that load_learner reads")
 
 def _one_technique(technique:str, **options) -> RunConfig:
     "The config of one deep technique with `options` applied; a clear error for a list, an unknown name or a classic method"
@@ -216,7 +220,7 @@ def train_model(data:str=None, # Image folder or folder of IDX files, or 'digits
         from smallfast.grid import bench_data
         from smallfast.data import subsample
         if data is None: raise ValueError("--data is required: an image folder, a folder of IDX files, 'digits' or 'fashion-mnist'")
-        _check_format(format)
+        _check_format(format, out)
         cfg = _one_technique(technique, epochs=epochs, size=size, flip=False if no_flip else None)
         if cfg.transfer: _check_arch(cfg.transfer.arch)
         _check_device(device)
@@ -241,26 +245,27 @@ def _export_file(export, force:bool, valid, configs:dict, out) -> Path:
     if valid is None: raise ValueError("--export chooses the technique by its held-out accuracy: give --valid N too")
     if not _deep(configs): raise ValueError("--export needs a deep technique in --techniques: logreg and svm are not fastai models")
     export, out = Path(export), Path(out)
-    if export.absolute() == out.absolute(): raise IsADirectoryError(f"--export {export} is the --out folder: give a file name for the model")
-    if export.parent.absolute() == out.absolute() and export.name in GRID_FILES: raise FileExistsError(f"--export {export} is a file the grid writes into --out: give another name")
+    if export.resolve() == out.resolve(): raise IsADirectoryError(f"--export {export} is the --out folder: give a file name for the model")
+    if export.parent.resolve() == out.resolve() and export.name in GRID_FILES: raise FileExistsError(f"--export {export} is a file the grid writes into --out: give another name")
     return _new_file(export, force, '--export')
 
 def best_technique(records:list, # Records of a grid run with held-out images (`valid_accuracy`)
                    names:list # The techniques to choose from
-                  ) -> tuple:
-    "(name, mean held-out accuracy) of the technique among `names` with the best mean held-out accuracy at the records' largest shot size"
+                  ):
+    "The `Choice` among `names` at the records' largest shot size, as the report makes it (`smallfast.report.choose`): on held-out accuracy, the cheaper of a tie; an error when the runs held no images out"
+    from smallfast.report import choose
     shots = max(r['shots'] for r in records)
-    means = {n: statistics.mean(a) for n in names if (a := [r['valid_accuracy'] for r in records if r['technique'] == n and r['shots'] == shots and 'valid_accuracy' in r])}
-    if not means: raise ValueError(f"no held-out accuracy for {', '.join(names)} at {shots} per class")
-    best = max(means, key=means.get)
-    return best, float(means[best])
+    runs = [r for r in records if r['shots'] == shots and r['technique'] in names]
+    if not runs or (c := choose(runs)[shots]).by != 'held-out': raise ValueError(f"no held-out accuracy for {', '.join(names)} at {shots} per class")
+    return c
 
 def _export_best(records:list, configs:dict, data, **export):
     "Train the deep technique with the best held-out accuracy on every labelled image of `data` and export it (`export`: `_train_and_export`'s device and output)"
     names = [n for n in _deep(configs) if not (configs[n].semi and data.x_unlabelled is None)]  # once every image is labelled, FixMatch has none to learn from
-    name, acc = best_technique(records, names)
-    print(f"\n--export: {name} has the best held-out accuracy of {', '.join(names)} ({acc:.1%} at {max(r['shots'] for r in records)} per class); training it on every labelled image", flush=True)
-    _train_and_export(name, configs[name], data, seed=0, **export)
+    from smallfast.report import say
+    c = best_technique(records, names)
+    print(f"\n--export: of {', '.join(names)}, {say(c)}; training {c.name} on every labelled image", flush=True)
+    _train_and_export(c.name, configs[c.name], data, seed=0, **export)
 
 # %% ../nbs/08_cli.ipynb #9d6926e2
 def write_csv(df, # Predictions, `predict_folder`'s

@@ -101,13 +101,14 @@ def write_results(records:list, fn):
 
 @contextlib.contextmanager
 def _locked(fn:Path):
-    "Hold an exclusive lock on `fn`'s folder while the block runs: no lock file is left in it"
-    folder = os.open(fn.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(folder, fcntl.LOCK_EX)
-        try: yield
-        finally: fcntl.flock(folder, fcntl.LOCK_UN)
-    finally: os.close(folder)
+    "Hold an exclusive lock on `fn`'s folder while the block runs, so no lock file is left in it; where the file system cannot lock a folder (NFS), on a hidden lock file beside `fn`"
+    fd = os.open(fn.parent, os.O_RDONLY)
+    try: fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        os.close(fd)
+        fd = os.open(fn.with_name(f'.{fn.name}.lock'), os.O_WRONLY | os.O_CREAT, 0o666); fcntl.flock(fd, fcntl.LOCK_EX)
+    try: yield
+    finally: fcntl.flock(fd, fcntl.LOCK_UN); os.close(fd)
 
 @contextlib.contextmanager
 def _uninterrupted():
@@ -249,8 +250,9 @@ def run_grid(configs:dict, # {technique name: `RunConfig`}, e.g. `check_techniqu
     held = _valid_idxs(data, valid, max(shots), seeds) if valid else None
     grid, start, finished, failed = _grid(configs, data, shots=shots, seeds=seeds, data_name=data_name, valid=valid), time.perf_counter(), 0, 0
     done = {run_key(r) for r in read_results(fn)}
-    if other := [r for r in read_results(fn) if r.get('data') == data_name and r.get('data_hash') != data.fingerprint()]:
-        log(f"{len(other)} run(s) in {fn} are on other data also named '{data_name}' (images or labels differ): kept apart, none reused")
+    same = [r for r in read_results(fn) if r.get('data') == data_name and r.get('data_hash') != grid[0]['data_hash']] if grid else []
+    if other := [r for r in same if 'data_hash' in r]: log(f"{len(other)} run(s) in {fn} are on other data also named '{data_name}' (images or labels differ): kept apart, none reused")
+    if unknown := [r for r in same if 'data_hash' not in r]: log(f"{len(unknown)} run(s) in {fn} name '{data_name}' but not a fingerprint of its images (an earlier version's): kept, none reused")
     todo = [g for g in grid if run_key(g) not in done]
     if len(todo) < len(grid): log(f"{len(grid) - len(todo)} of {len(grid)} runs already in {fn}: skipped")
     with contextlib.closing(_events(_shared_trainings(todo), data, held, device, executor, log)) as events:

@@ -10,7 +10,7 @@ __all__ = ['MODEL_FORMAT', 'NoValidation', 'versions', 'train', 'train_ensemble'
 
 # %% ../nbs/05_run.ipynb #265d9cdf
 import json, warnings
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from fastcore.all import *
 from .core import *
 from .data import *
 from .augment import small_aug
-from .transfer import ValidateAtEnd, recipe_learner, fit_recipe, transfer_learner
+from .transfer import ValidateAtEnd, recipe_learner, fit_recipe, transfer_learner, _prepare_model
 from .vae import VAECallback
 from .semi import FixMatch, strong_aug, weak_aug
 from fastai.callback.core import Callback, CancelValidException
@@ -181,7 +181,7 @@ def model_description(learn:Learner) -> dict:
     "What `load_model` needs to rebuild a learner from `train`: the format, the resolved config, class names, image shape, versions"
     if not isinstance(getattr(learn, 'run_config', None), RunConfig): raise ValueError("the learner has no `run_config`: `export_model` writes learners from `train`; use fmt='fastai' for another")
     h, w, c = _image_shape(learn)
-    return dict(format=MODEL_FORMAT, run_config=learn.run_config.key(), vocab=list(map(str, learn.dls.vocab)), image_size=[h, w], channels=c, versions=learn.versions)
+    return dict(format=MODEL_FORMAT, run_config=asdict(learn.run_config), vocab=list(map(str, learn.dls.vocab)), image_size=[h, w], channels=c, versions=learn.versions)
 
 def export_model(learn:Learner, # A learner from `train` (or any fastai learner, with fmt='fastai')
                  fn, # The file to write
@@ -219,7 +219,10 @@ def _safetensors(fn:Path) -> tuple:
     from safetensors import safe_open, SafetensorError
     try:
         with safe_open(fn, 'pt', device='cpu') as f: meta, weights = f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError): return None
+    except (SafetensorError, OSError, ValueError) as e:
+        with open(fn, 'rb') as f: head = f.read(9)
+        if len(head) == 9 and head[8:] == b'{': raise ValueError(f"{fn} is a damaged safetensors file ({e}): copy it again") from None
+        return None
     try: return json.loads(meta['smallfast']), weights
     except (KeyError, ValueError): raise ValueError(f"{fn} is a safetensors file without smallfast's description of a model: weights alone, not a model file of `export_model`") from None
 
@@ -231,16 +234,25 @@ def _described(fn:Path, d) -> tuple:
         if cfg.model in CLASSIC: raise ValueError(f"model={cfg.model!r} is not a network")
         if not (isinstance(vocab, list) and len(vocab) >= 2 and all(isinstance(v, str) for v in vocab)): raise ValueError("vocab must be a list of two or more class names")
         if not (all(is_count(v) and v <= MAX_SIZE for v in (h, w)) and c in (1, 3)): raise ValueError(f"image_size {[h, w]} and channels {c!r} must be sizes up to {MAX_SIZE} px and 1 or 3")
+        if not (isinstance(v := d.get('versions', {}), dict) and all(isinstance(x, str) for x in v.values())): raise ValueError("versions must map names to version strings")
     except (KeyError, TypeError, ValueError) as e: raise ValueError(f"{fn} has a model description this version cannot use: {type(e).__name__}: {e}") from None
     return cfg, vocab, (h, w, c)
 
+def _network_size(cfg:RunConfig, n_classes:int, channels:int) -> int:
+    "Numbers in the state of the network `cfg` describes (weights and buffers), counted on the meta device: nothing is allocated"
+    with torch.device('meta'):
+        net = small_cnn(n_classes, channels) if cfg.model == 'cnn' else _prepare_model(cfg.transfer.arch, False, n_classes, channels, cfg.transfer.drop_rate)
+    return sum(t.numel() for t in net.state_dict().values())
+
 def _rebuilt(fn:Path, d:dict, weights:dict, device) -> Learner:
-    "The learner that model file `fn` describes in `d`, built by smallfast's code, with `weights` loaded into its network"
+    "The learner that model file `fn` describes in `d`, built by smallfast's code, with `weights` loaded into its network: only once they are known to fit it, so a file costs no more memory than it holds"
     cfg, vocab, (h, w, c) = _described(fn, d)
+    if (need := _network_size(cfg, len(vocab), c)) != (have := sum(t.numel() for t in weights.values())):
+        raise ValueError(f"{fn}: its weights do not fit the network it describes ({have:,} numbers for a network of {need:,})")
     x = np.zeros((1, h, w) + ((c,) if c > 1 else ()), np.uint8)  # one blank image: how new images are read, nothing else
     learn = _learner(cfg, SmallData(x, np.zeros(1, np.int64), x[:0], np.zeros(0, np.int64), vocab), device, pretrained=False)
     try: learn.model.load_state_dict(weights)
-    except RuntimeError as e: raise ValueError(f"{fn}: its weights do not fit the network it describes ({str(e).splitlines()[0]})") from None
+    except RuntimeError as e: raise ValueError(f"{fn}: its weights do not fit the network it describes ({' '.join(str(e).split())[:300]})") from None
     learn.run_config, learn.versions = cfg, d.get('versions', {})
     return learn
 

@@ -97,7 +97,9 @@ def test_full_command_writes_table_plot_and_resumes(tmp_path):
     assert '| 2/class |' in accuracies and accuracies.count('**') == 4  # one bold best per row
     assert '|  | augment | logreg | svm |' in gains and '| 4/class | ' in gains  # every technique but the reference, per shot size
     assert (out/'curves.png').stat().st_size > 10_000 and (out/'gains.png').stat().st_size > 10_000
-    assert 'At 2/class the best is' in r.stdout and 'at 4/class the best is' in r.stdout  # the answer in one sentence
+    answer = r.stdout.strip().splitlines()[-1]  # the answer in one sentence: a best technique or a tie at each shot size
+    assert answer.startswith('At 2/class ') and '; at 4/class ' in answer and 'on the test images' in answer, answer
+    assert 'Chosen with the test images in view' in r.stdout  # no --valid: it says so
     assert '16 runs: 2 seed(s)' in md
     assert '[####################] 16/16 runs' in r.stdout and 'about' in r.stdout
     r2 = bench(*args)

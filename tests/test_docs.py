@@ -78,7 +78,7 @@ def test_one_table_style(site, browser):
 def test_the_bench_page_shows_what_the_command_writes(site):
     "The cli page shows the report of a full run: its plots, not only the code that draws them"
     html = (DOCS/'cli.html').read_text()
-    assert html.count('<img') >= 2 and 'At 10/class the best is' in html
+    assert html.count('<img') >= 2 and 'At 10/class the best on the test images is' in html
 
 def test_the_explorers_show_as_pictures(site):
     "A saved explorer cannot run on a page: the page shows the picture saved with it, and no widget text"

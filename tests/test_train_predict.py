@@ -108,45 +108,47 @@ def test_a_transfer_model_of_grey_images_reads_colour_photos(tmp_path):
     (['--technique', 'baseline,augment'], 'give one technique'),
     (['--technique', 'semi'], '--technique semi learns from unlabelled images and'),
     (['--epochs', '0'], '--epochs=0: give a number of epochs'),
-    (['--out', '/nonexistent/folder/model.pkl'], '--out: folder /nonexistent/folder does not exist'),
-    (['--out', '/proc/model.pkl'], '--out: cannot write into /proc'),
+    (['--out', '/nonexistent/folder/model.safetensors'], '--out: folder /nonexistent/folder does not exist'),
+    (['--out', '/proc/model.safetensors'], '--out: cannot write into /proc'),
     (['--out', '/tmp'], '--out: /tmp is a folder'),
-    (['--shots', '100'], "class 'a' has")])
+    (['--shots', '100'], "class 'a' has"),
+    (['--out', 'model.pkl'], 'model.pkl is named as a pickle, and --format safetensors writes none'),
+    (['--format', 'onnx'], "--format='onnx': choose safetensors")])
 def test_train_refuses_bad_input_before_training(tmp_path, args, message):
     for c in 'ab': (tmp_path/'imgs'/c).mkdir(parents=True)
     for c in 'ab':
         for i in range(3): Image.new('L', (8, 8), i * 40).save(tmp_path/'imgs'/c/f'{i}.png')
-    r = cmd('smallfast-train', '--data', tmp_path/'imgs', '--out', tmp_path/'model.pkl', *args)
+    r = cmd('smallfast-train', '--data', tmp_path/'imgs', '--out', tmp_path/'model.safetensors', *args)
     assert r.returncode == 2 and message in r.stderr and 'Traceback' not in r.stderr, r.stderr
-    assert not (tmp_path/'model.pkl').exists()
+    assert not (tmp_path/'model.safetensors').exists()
 
 def test_train_refuses_to_replace_what_is_not_a_regular_file_before_training(tmp_path):
     "A link or a device where the model would go: refused with --force too, before any training, and left as it was"
     for c in 'ab': (tmp_path/'imgs'/c).mkdir(parents=True)
     for c in 'ab':
         for i in range(3): Image.new('L', (8, 8), i * 40).save(tmp_path/'imgs'/c/f'{i}.png')
-    (tmp_path/'target.pkl').write_text('kept'); (tmp_path/'link.pkl').symlink_to(tmp_path/'target.pkl')
-    for out in (tmp_path/'link.pkl', Path('/dev/null')):
+    (tmp_path/'target.safetensors').write_text('kept'); (tmp_path/'link.safetensors').symlink_to(tmp_path/'target.safetensors')
+    for out in (tmp_path/'link.safetensors', Path('/dev/null')):
         r = cmd('smallfast-train', '--data', tmp_path/'imgs', '--technique', 'baseline', '--epochs', '1', '--out', out, '--force')
         assert r.returncode == 2 and f'--out: {out} is not a regular file' in r.stderr and 'trained' not in r.stdout and 'Traceback' not in r.stderr, r.stderr
-    assert (tmp_path/'link.pkl').is_symlink() and (tmp_path/'target.pkl').read_text() == 'kept'
+    assert (tmp_path/'link.safetensors').is_symlink() and (tmp_path/'target.safetensors').read_text() == 'kept'
 
 def test_train_needs_data_one_class_is_refused_and_a_model_is_replaced_only_with_force(tmp_path):
-    r = cmd('smallfast-train', '--out', tmp_path/'m.pkl')
+    r = cmd('smallfast-train', '--out', tmp_path/'m.safetensors')
     assert r.returncode == 2 and '--data is required' in r.stderr
     (tmp_path/'one'/'cats').mkdir(parents=True)
     Image.new('L', (8, 8)).save(tmp_path/'one'/'cats'/'0.png')
-    r = cmd('smallfast-train', '--data', tmp_path/'one', '--out', tmp_path/'m.pkl')
+    r = cmd('smallfast-train', '--data', tmp_path/'one', '--out', tmp_path/'m.safetensors')
     assert r.returncode == 2 and "single class ('cats')" in r.stderr
-    (tmp_path/'m.pkl').write_text('keep me')
-    args = ['--data', 'digits', '--shots', '2', '--technique', 'baseline', '--epochs', '1', '--device', 'cpu', '--out', tmp_path/'m.pkl']
+    (tmp_path/'m.safetensors').write_text('keep me')
+    args = ['--data', 'digits', '--shots', '2', '--technique', 'baseline', '--epochs', '1', '--device', 'cpu', '--out', tmp_path/'m.safetensors']
     r = cmd('smallfast-train', *args)
-    assert r.returncode == 2 and 'exists: give --force' in r.stderr and (tmp_path/'m.pkl').read_text() == 'keep me'
+    assert r.returncode == 2 and 'exists: give --force' in r.stderr and (tmp_path/'m.safetensors').read_text() == 'keep me'
     r = cmd('smallfast-train', *args, '--force')
-    assert r.returncode == 0 and 'test accuracy:' in r.stdout and (tmp_path/'m.pkl').read_bytes()[8:9] == b'{', r.stderr  # a safetensors header, whatever the name
+    assert r.returncode == 0 and 'test accuracy:' in r.stdout and (tmp_path/'m.safetensors').read_bytes()[8:9] == b'{', r.stderr  # a safetensors header
 
 def test_sigterm_while_training_writes_nothing(tmp_path):
-    args = ['--data', 'digits', '--technique', 'baseline', '--epochs', '500', '--device', 'cpu', '--out', tmp_path/'m.pkl']  # minutes: far more than runs before the signal
+    args = ['--data', 'digits', '--technique', 'baseline', '--epochs', '500', '--device', 'cpu', '--out', tmp_path/'m.safetensors']  # minutes: far more than runs before the signal
     p = subprocess.Popen([BIN/'smallfast-train', *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert p.stdout.readline().startswith('digits:') and p.stdout.readline().startswith('training baseline')
     time.sleep(2)
@@ -222,14 +224,14 @@ print([str(x.message) for x in w])'''
 def test_bench_exports_the_technique_chosen_on_held_out_images(tmp_path):
     data = photos(tmp_path/'photos', {'red': 8, 'green': 8})
     args = ['--data', data, '--shots', '3', '--seeds', '1', '--techniques', 'baseline,augment,svm', '--epochs', '2', '--device', 'cpu', '--out', tmp_path/'out']
-    r = cmd('smallfast-bench', *args, '--export', tmp_path/'m.pkl')
+    r = cmd('smallfast-bench', *args, '--export', tmp_path/'m.safetensors')
     assert r.returncode == 2 and '--export chooses the technique by its held-out accuracy: give --valid N too' in r.stderr and not (tmp_path/'out').exists()
-    r = cmd('smallfast-bench', *args, '--valid', '2', '--export', tmp_path/'m.pkl')
+    r = cmd('smallfast-bench', *args, '--valid', '2', '--export', tmp_path/'m.safetensors')
     assert r.returncode == 0, r.stderr
     chosen = next(l for l in r.stdout.splitlines() if l.startswith('--export:'))
-    assert 'has the best held-out accuracy of baseline, augment' in chosen and 'svm' not in chosen.split(' has ')[0], chosen
-    assert 'test accuracy:' in r.stdout and (tmp_path/'m.pkl').exists()
-    r = cmd('smallfast-predict', tmp_path/'m.pkl', data)
+    assert chosen.startswith('--export: of baseline, augment, at 3/class ') and 'on held-out images' in chosen and 'svm' not in chosen, chosen
+    assert 'test accuracy:' in r.stdout and (tmp_path/'m.safetensors').exists()
+    r = cmd('smallfast-predict', tmp_path/'m.safetensors', data)
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 17, r.stderr
 
 @pytest.mark.parametrize('command, metavars', [('smallfast-train', ['--data PATH', '--technique NAME', '--out PATH']),
