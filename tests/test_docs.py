@@ -106,9 +106,9 @@ def test_stored_show_doc_outputs_read_in_jupyterlab():
     assert not found, found
 
 def test_stored_outputs_carry_no_noise():
-    "What a reader sees under a cell is its result: no console progress bar, no empty-generator warning, no NaN or markdown bold inside an HTML table"
+    "What a reader sees under a cell is its result: no console progress bar, no empty-generator warning, no NaN or markdown bold inside an HTML table, no path of the machine that ran it, no warning nobody asked for, no numpy scalar repr"
     import json
-    noise = ('Your generator is empty', '\u2588', '<td>NaN</td>', '<td>**')
+    noise = ('Your generator is empty', '\u2588', '<td>NaN</td>', '<td>**', '/tmp/', '/home/', '/root/', 'site-packages', str(root), 'UserWarning', 'np.float64(')
     found = [f"{p.relative_to(root)} {c.get('id')}: {n!r}" for p in sorted((root/'nbs').rglob('*.ipynb')) for c in json.loads(p.read_text())['cells']
              for o in c.get('outputs', []) for n in noise if n in json.dumps(o, ensure_ascii=False)]
     assert not found, found
@@ -135,6 +135,11 @@ def test_code_a_reader_copies_has_no_test_switch():
 def _links(browser, url):
     browser.get(url)
     return {a.get_property('href') for a in browser.find_elements('css selector', 'a[href]')}
+
+def test_text_a_reader_copies_is_typed_as_written(site):
+    "Flags and quotes on the site are what a reader types: no en dash for a flag's two hyphens, no curly quotes for straight ones (Sphinx's smart quotes are off)"
+    found = [f"{page}: {m.group(0)!r}" for page in content_pages() for m in re.finditer(r'\u2013[a-z][\w-]*|[\u2018\u2019\u201c\u201d]\S{0,20}', (DOCS/page).read_text())]
+    assert not found, found[:10]
 
 def test_every_internal_link_resolves(site, browser):
     broken = []

@@ -37,6 +37,7 @@ exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 pygments_style = "friendly"
 html_static_path = ["_static"]
 html_css_files = ["smallfast.css"]
+smartquotes = False  # a flag, a quote or a path on the page is what a reader types: --valid, not –valid; 'cpu', not curly quotes
 '''
 
 CSS = """/* tables in stored outputs (pandas, fastai's epoch tables) drawn as furo draws Markdown tables: one table style */
