@@ -249,8 +249,9 @@ def run_grid(configs:dict, # {technique name: `RunConfig`}, e.g. `check_techniqu
     fn, serial = Path(out)/'results.json', executor is None or executor == Workers(1)
     held = _valid_idxs(data, valid, max(shots), seeds) if valid else None
     grid, start, finished, failed = _grid(configs, data, shots=shots, seeds=seeds, data_name=data_name, valid=valid), time.perf_counter(), 0, 0
-    done = {run_key(r) for r in read_results(fn)}
-    same = [r for r in read_results(fn) if r.get('data') == data_name and r.get('data_hash') != grid[0]['data_hash']] if grid else []
+    old = read_results(fn)
+    done = {run_key(r) for r in old}
+    same = [r for r in old if r.get('data') == data_name and r.get('data_hash') != grid[0]['data_hash']] if grid else []
     if other := [r for r in same if 'data_hash' in r]: log(f"{len(other)} run(s) in {fn} are on other data also named '{data_name}' (images or labels differ): kept apart, none reused")
     if unknown := [r for r in same if 'data_hash' not in r]: log(f"{len(unknown)} run(s) in {fn} name '{data_name}' but not a fingerprint of its images (an earlier version's): kept, none reused")
     todo = [g for g in grid if run_key(g) not in done]

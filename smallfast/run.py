@@ -204,8 +204,10 @@ def _unreadable(fn:Path, e:Exception) -> Exception:
         return RuntimeError(f"{fn} was exported by other versions than these ({here}): re-export it with them, or install the versions it was made with ({type(e).__name__}: {e})")
     return ValueError(f"{fn} is not a model file of smallfast or fastai's `Learner.export` ({type(e).__name__}: {e})")
 
-def _pickled(fn:Path) -> Learner:
-    "fastai's `load_learner` of `fn`, a pickle the user trusts"
+def _pickled(fn:Path, trust:bool) -> Learner:
+    "fastai's `load_learner` of `fn`, a pickle, opened only when the user says they `trust` it: unpickling runs whatever code the file holds"
+    if not trust: raise PermissionError(f"{fn} is not a smallfast model file. If it is a fastai export (`Learner.export`), it is a pickle, and opening one runs "
+                                        f"whatever code it holds: give trust=True (smallfast-predict --trust) only for a file you trust")
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='load_learner` uses Python')  # the user said they trust it
         try: learn = load_learner(fn, cpu=True)
@@ -264,10 +266,7 @@ def load_model(fn, # A model file: smallfast's (`export_model`, smallfast-train)
     "A learner to predict with from a model file: smallfast's, read as data, or fastai's pickle when `trust`; clear errors for anything else"
     fn = Path(fn)
     if not fn.is_file(): raise FileNotFoundError(f"model file not found: {fn}")
-    if (safe := _safetensors(fn)) is not None: learn = _rebuilt(fn, *safe, device='cpu')
-    elif not trust: raise PermissionError(f"{fn} is not a smallfast model file. If it is a fastai export (`Learner.export`), it is a pickle, and opening one runs "
-                                          f"whatever code it holds: give trust=True (smallfast-predict --trust) only for a file you trust")
-    else: learn = _pickled(fn)
+    learn = _rebuilt(fn, *safe, device='cpu') if (safe := _safetensors(fn)) is not None else _pickled(fn, trust)
     if device is not None: learn.dls.to(device); learn.model.to(device)
     made = getattr(learn, 'versions', {}).get('fastai')
     if made and made != versions()['fastai']: warnings.warn(f"{fn} was exported with fastai {made}, this is fastai {versions()['fastai']}: re-export it if predictions look wrong")
