@@ -27,6 +27,12 @@ def _counts(text, name:str, lo:int=1) -> list:
     for v in vals: check_range(v, name, lo)
     return vals
 
+def _workers(text:str):
+    "--workers: 'auto' or a positive whole number"
+    if str(text) == 'auto': return 'auto'
+    if not str(text).isdigit() or int(text) < 1: raise ValueError(f"--workers={text}: give 'auto' or a positive whole number of runs at a time")
+    return int(text)
+
 # %% ../nbs/08_cli.ipynb #a318803e
 def _flag(e:ConfigError) -> str:
     "A config error as the command line says it: the field's flag in place of its name"
@@ -109,7 +115,7 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
           pool:int=option_default('pool'), # Largest number of unlabelled images each semi-supervised run (semi, transfer+semi) draws; default: all the folder's unlabelled/ images, else every training image outside the run's labelled ones
           threshold:float=option_default('threshold'), # FixMatch's confidence threshold in the semi-supervised techniques
           cutout:float=option_default('cutout'), # Largest cutout of FixMatch's strong view, a fraction of the image, 0 for none
-          workers:int=1, # Runs at a time on this machine, each in its own process with its share of the CPU cores, or on the GPUs in turn
+          workers:str='auto', # Runs at a time on this machine, each in its own process with its share of the CPU cores, or on the GPUs in turn; 'auto': one per core on a CPU, one per GPU, one at a time for a grid of a few runs
           ray:str=None, # Run the grid on Ray: 'local' starts Ray here, 'auto' joins the cluster running here, else the head node's HOST:PORT (pip install 'smallfast[ray]')
           export:str=None, # Then train the deep technique with the best held-out accuracy (needs --valid) on every labelled image, and write it to this model file
           format:str='safetensors', # The --export file's format: 'safetensors' (weights and a description; opening it runs nothing) or 'fastai' (Learner.export, a pickle)
@@ -123,8 +129,8 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
         shot_list, seed_list = _counts(shots, '--shots'), _counts(seeds, '--seeds')
         if len(seed_list) != 1: raise ValueError(f"--seeds is the number of seeds, one positive integer, got '{seeds}'")
         if test_n is not None and test_n < 1: raise ValueError(f"--test-n={test_n}: give a positive number of test images")
-        if workers < 1: raise ValueError(f"--workers={workers}: give a positive whole number of runs at a time")
-        if ray and workers > 1: raise ValueError(f"--workers {workers} and --ray {ray}: give one of them (Ray places the runs itself)")
+        workers = _workers(workers)
+        if ray and workers not in ('auto', 1): raise ValueError(f"--workers {workers} and --ray {ray}: give one of them (Ray places the runs itself)")
         if valid is not None and valid < 1: raise ValueError(f"--valid is a number of images per class, a positive integer, got {valid}")
         options = dict(epochs=epochs, size=size, arch=arch, flip=False if no_flip else None, mixup=mixup, tta_passes=tta_passes, members=members,
                        pool=pool, threshold=threshold, cutout=cutout)
@@ -147,7 +153,7 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
     except (ValueError, OSError, ImportError, RuntimeError) as e: print(f"smallfast-bench: error: {e}", file=sys.stderr); sys.exit(2)
     print(f"{name}: {ds}\n{len(shot_list) * seed_list[0] * len(configs)} runs: {', '.join(configs)} x shots {shot_list} x {seed_list[0]} seed(s) -> {out}", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)
-    executor = OnRay(ray) if ray else Workers(workers) if workers > 1 else None
+    executor = OnRay(ray) if ray else Workers(workers)
     try: records = run_grid(configs, scored, shots=shot_list, seeds=seed_list[0], out=out, valid=valid, data_name=name, device=device, executor=executor, log=lambda line: print(line, flush=True))
     except KeyboardInterrupt:
         print(f"\ninterrupted: every finished run is saved in {out/'results.json'}; run the same command again to continue", file=sys.stderr); sys.exit(130)

@@ -7,7 +7,7 @@ from conftest import tree_digest
 
 BENCH = Path(sys.executable).parent/'smallfast-bench'
 GRID = ['--data', 'digits', '--shots', '3,5', '--seeds', '2', '--techniques', 'baseline,augment,logreg', '--epochs', '10', '--no-flip', '--device', 'cpu']
-SLOW = [*GRID, '--shots', '3', '--techniques', 'baseline,logreg', '--epochs', '2000']  # 4 runs, two of them long enough to be stopped in the middle (a later flag wins)
+SLOW = [*GRID, '--shots', '3,5', '--seeds', '1', '--techniques', 'baseline,logreg', '--epochs', '2000']  # 4 runs, the two baselines long enough to be stopped in the middle, the 5/class one longest (a later flag wins)
 ONE_THREAD = dict(os.environ, OMP_NUM_THREADS='1')  # on the CPU, a run's floating-point sums depend on its threads: one each, as two workers on two cores get
 
 def bench(*args, env=None, timeout=600):
@@ -46,8 +46,9 @@ def test_workers_resume(tmp_path, serial):
     assert runs(tmp_path) == serial
 
 @pytest.mark.parametrize('args, message', [
-    (['--workers', '0'], '--workers=0: give a positive whole number of runs at a time'),
-    (['--workers', 'two'], "argument --workers: invalid int value: 'two'"),
+    (['--workers', '0'], "--workers=0: give 'auto' or a positive whole number of runs at a time"),
+    (['--workers', 'two'], "--workers=two: give 'auto' or a positive whole number of runs at a time"),
+    (['--workers', '-1'], "--workers=-1: give 'auto' or a positive whole number of runs at a time"),
     (['--workers', '2', '--ray', 'local'], '--workers 2 and --ray local: give one of them')])
 def test_bad_workers_are_refused_before_anything_runs(tmp_path, args, message):
     r = bench(*GRID, *args, '--out', tmp_path/'out')
@@ -83,7 +84,7 @@ def started(p:subprocess.Popen, lines:list, what:str, timeout=120):
 def test_a_killed_worker_fails_its_run_the_others_finish_and_it_runs_on_resume(tmp_path):
     p = subprocess.Popen([BENCH, *SLOW, '--workers', '2', '--out', tmp_path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
-    started(p, lines, 'now: logreg 3/class seed 0')  # both workers have a run
+    started(p, lines, 'now: baseline 3/class seed 0')  # both workers have a run: the longest first, the two baselines
     workers_of(p)[0].kill()
     out, err = p.communicate(timeout=600)
     assert p.returncode == 1, err
@@ -100,7 +101,7 @@ def test_ctrl_c_stops_every_worker_and_keeps_finished_runs(tmp_path, sig, to_gro
     p = subprocess.Popen([BENCH, *SLOW, '--workers', '2', '--out', tmp_path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
-    started(p, lines, 'finished: logreg 3/class seed 0')  # one run recorded, the others under way
+    started(p, lines, 'finished: logreg 3/class seed 0')  # the shorter baseline and the logregs recorded, the longest baseline under way
     workers = workers_of(p)
     assert len(workers) == 2
     os.killpg(p.pid, sig) if to_group else p.send_signal(sig)  # a terminal's Ctrl-C reaches every process of the group; kill or a scheduler's SIGTERM only the grid's
@@ -110,3 +111,13 @@ def test_ctrl_c_stops_every_worker_and_keeps_finished_runs(tmp_path, sig, to_gro
     psutil.wait_procs(workers, timeout=15)
     assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]  # no orphan left training
     assert not list(tmp_path.glob('.results.json.*.part'))
+
+def test_auto_workers_is_the_default(tmp_path, serial):
+    import torch
+    cores = torch.get_num_threads()
+    r = bench(*GRID, '--out', tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (f'{min(cores, 12)} workers at a time on cpu, 1 thread(s) each' in r.stdout) == (cores > 1), r.stdout
+    assert runs(tmp_path) == serial  # one thread a run, as one at a time with one thread
+    few = bench(*GRID, '--shots', '3', '--seeds', '1', '--out', tmp_path/'few')  # 3 trainings: one at a time here
+    assert few.returncode == 0 and 'workers at a time' not in few.stdout, few.stdout
