@@ -115,7 +115,7 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
           pool:int=option_default('pool'), # Largest number of unlabelled images each semi-supervised run (semi, transfer+semi) draws; default: all the folder's unlabelled/ images, else every training image outside the run's labelled ones
           threshold:float=option_default('threshold'), # FixMatch's confidence threshold in the semi-supervised techniques
           cutout:float=option_default('cutout'), # Largest cutout of FixMatch's strong view, a fraction of the image, 0 for none
-          workers:str='auto', # Runs at a time on this machine, each in its own process with its share of the CPU cores, or on the GPUs in turn; 'auto': one per core on a CPU, one per GPU, one at a time for a grid of a few runs
+          workers:str='auto', # Runs at a time on this machine, each in its own process with its share of the CPU cores, or on the GPUs in turn; 'auto': one per core on a CPU (at most 8), one per GPU, one at a time for a grid of a few runs
           ray:str=None, # Run the grid on Ray: 'local' starts Ray here, 'auto' joins the cluster running here, else the head node's HOST:PORT (pip install 'smallfast[ray]')
           export:str=None, # Then train the deep technique with the best held-out accuracy (needs --valid) on every labelled image, and write it to this model file
           format:str='safetensors', # The --export file's format: 'safetensors' (weights and a description; opening it runs nothing) or 'fastai' (Learner.export, a pickle)
@@ -406,7 +406,7 @@ def augbench(sizes:str='64,224', # Output sizes, comma separated
 # %% ../nbs/08_cli.ipynb #b7926e53
 bench_main = console(bench, 'smallfast-bench',
     metavars=dict(data='PATH', shots='LIST', seeds='N', techniques='LIST', epochs='N', size='PX', out='PATH', test_n='N', device='{cpu,cuda}',
-                  valid='N', mixup='ALPHA', arch='NAME', tta_passes='N', members='N', pool='N', threshold='P', cutout='AREA', export='PATH', format='{safetensors,fastai}', workers='N', ray='ADDRESS'),
+                  valid='N', mixup='ALPHA', arch='NAME', tta_passes='N', members='N', pool='N', threshold='P', cutout='AREA', export='PATH', format='{safetensors,fastai}', workers='{auto,N}', ray='ADDRESS'),
     groups={'data': ['data', 'shots', 'seeds', 'valid', 'test_n'], 'techniques': ['techniques', 'arch', 'size'],
             'training': ['epochs', 'no_flip', 'mixup', 'members', 'device'], 'unlabelled images': ['pool', 'threshold', 'cutout'], 'scoring': ['tta_passes'], 'runs at once': ['workers', 'ray'], 'output': ['out', 'quick', 'export', 'format', 'force']},
     example='smallfast-bench --data path/to/images --shots 10,50 --seeds 3 --techniques baseline,transfer,all,all+tta,svm --valid 20')

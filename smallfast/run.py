@@ -137,15 +137,17 @@ def scoring_bs(hw:tuple, # Height and width of the network's input, after resizi
     if torch.device(ifnone(device, default_device())).type != 'cpu': return 512
     return int(2 ** np.clip(np.round(np.log2(SCORING_PIXELS / (hw[0] * hw[1]))), 3, 9))
 
-def _scoring_dl(learn:Learner, images:np.ndarray, bs:int=None):
-    "A DataLoader of uint8 `images` with `learn`'s validation transforms, in batches of `bs` (default `scoring_bs`)"
+def _scoring_dl(learn:Learner, images:np.ndarray, bs:int=None, tta_passes:int=0):
+    "A DataLoader of uint8 `images` with `learn`'s validation transforms, in batches for `_batched`"
     dummy = np.zeros(len(images), dtype=np.int64)
     ds = small_dsets(SmallData(images[:1], dummy[:1], images, dummy, list(learn.dls.vocab))).valid  # fastai sets up on a training item
-    return _at_scoring_bs(learn.dls.valid.new(ds, shuffle=False, drop_last=False), bs)
+    return _batched(learn.dls.valid.new(ds, shuffle=False, drop_last=False), bs, tta_passes)
 
-def _at_scoring_bs(dl, bs:int=None):
-    "`dl` in batches of `bs`, default `scoring_bs` for the size its first item reaches the network at"
-    if bs is None: bs = scoring_bs(dl.after_batch(raw_batch(dl, [0]))[0].shape[-2:], dl.device)
+def _batched(dl, bs:int=None, tta_passes:int=0):
+    "`dl` in batches of `bs`; by default of `scoring_bs` for plain predictions, and `dl`'s own for test-time passes, whose augmentations are drawn a batch at a time"
+    if bs is None and tta_passes: return dl
+    if bs is None:
+        with no_random(0): bs = scoring_bs(dl.after_batch(raw_batch(dl, [0]))[0].shape[-2:], dl.device)  # the input size; random transforms draw even when they skip, from a state then restored
     return dl.new(bs=check_count(bs, 'bs'))
 
 def _preds(learn:Learner, dl, tta_passes:int=0) -> torch.Tensor:
@@ -157,10 +159,11 @@ def _preds(learn:Learner, dl, tta_passes:int=0) -> torch.Tensor:
 def predictions(learn:Learner, # A trained learner, from `train` or any `small_dls` learner
                 images:np.ndarray, # uint8 images shaped like its training images: N x H x W (grey) or N x H x W x C
                 tta_passes:int=0, # Augmented test-time passes; 0: plain predictions
-                bs:int=None # Images a batch; default `scoring_bs` (the predictions do not depend on it)
+                bs:int=None # Images a batch; default: `scoring_bs` for plain predictions (they do not depend on it), the learner's validation batch size with test-time passes (their augmentations do)
                ) -> torch.Tensor:
     "Predicted class probabilities of `learn` for `images`, N x classes"
-    return _preds(learn, _scoring_dl(learn, images, bs), tta_passes)
+    if not len(images): return torch.zeros(0, len(learn.dls.vocab))
+    return _preds(learn, _scoring_dl(learn, images, bs, tta_passes), tta_passes)
 
 def evaluate(learners, # A trained `Learner`, or a list of them (an ensemble: their mean probabilities)
              images:np.ndarray, # uint8 images to score
@@ -168,6 +171,7 @@ def evaluate(learners, # A trained `Learner`, or a list of them (an ensemble: th
              tta_passes:int=0 # Augmented test-time passes of each learner; 0: plain predictions
             ) -> float:
     "Accuracy of `learners` on `images`"
+    if not len(images): raise ValueError("evaluate: no images to score")
     probs = torch.stack([predictions(l, images, tta_passes) for l in (learners if isinstance(learners, (list, L)) else [learners])]).mean(0)
     return float((probs.argmax(-1) == torch.as_tensor(np.asarray(labels))).float().mean())
 
@@ -300,7 +304,7 @@ def image_paths(paths) -> list:
 # %% ../nbs/05_run.ipynb #cf8a5456
 def _probs_or_skip(learn:Learner, files:list, tta_passes:int, skipped:list) -> tuple:
     "(files predicted, their probabilities): the batch at once, else file by file, the unreadable ones named in `skipped`"
-    probs = lambda items: _preds(learn, _at_scoring_bs(learn.dls.test_dl(items, num_workers=0)), tta_passes)
+    probs = lambda items: _preds(learn, _batched(learn.dls.test_dl(items, num_workers=0), tta_passes=tta_passes), tta_passes)
     try: return files, probs(files)
     except Exception: pass  # one bad file spoils a batch: find it
     kept, out = [], []

@@ -101,7 +101,7 @@ def test_ctrl_c_stops_every_worker_and_keeps_finished_runs(tmp_path, sig, to_gro
     p = subprocess.Popen([BENCH, *SLOW, '--workers', '2', '--out', tmp_path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
-    started(p, lines, 'finished: logreg 3/class seed 0')  # the shorter baseline and the logregs recorded, the longest baseline under way
+    started(p, lines, 'finished: logreg 3/class seed 0', timeout=300)  # the shorter baseline and logreg 3/class recorded, the longest baseline under way
     workers = workers_of(p)
     assert len(workers) == 2
     os.killpg(p.pid, sig) if to_group else p.send_signal(sig)  # a terminal's Ctrl-C reaches every process of the group; kill or a scheduler's SIGTERM only the grid's
@@ -112,12 +112,12 @@ def test_ctrl_c_stops_every_worker_and_keeps_finished_runs(tmp_path, sig, to_gro
     assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]  # no orphan left training
     assert not list(tmp_path.glob('.results.json.*.part'))
 
+TWO_CORES = dict(os.environ, OMP_NUM_THREADS='2')  # a thread budget of 2 cores, as on the machine this was measured on, whatever this one has
+
 def test_auto_workers_is_the_default(tmp_path, serial):
-    import torch
-    cores = torch.get_num_threads()
-    r = bench(*GRID, '--out', tmp_path)
+    r = bench(*GRID, '--out', tmp_path, env=TWO_CORES)
     assert r.returncode == 0, r.stderr
-    assert (f'{min(cores, 12)} workers at a time on cpu, 1 thread(s) each' in r.stdout) == (cores > 1), r.stdout
+    assert '2 workers at a time on cpu, 1 thread(s) each' in r.stdout, r.stdout
     assert runs(tmp_path) == serial  # one thread a run, as one at a time with one thread
-    few = bench(*GRID, '--shots', '3', '--seeds', '1', '--out', tmp_path/'few')  # 3 trainings: one at a time here
+    few = bench(*GRID, '--shots', '3', '--seeds', '1', '--out', tmp_path/'few', env=TWO_CORES)  # 3 trainings: one at a time here
     assert few.returncode == 0 and 'workers at a time' not in few.stdout, few.stdout
