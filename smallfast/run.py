@@ -137,11 +137,11 @@ def scoring_bs(hw:tuple, # Height and width of the network's input, after resizi
     if torch.device(ifnone(device, default_device())).type != 'cpu': return 512
     return int(2 ** np.clip(np.round(np.log2(SCORING_PIXELS / (hw[0] * hw[1]))), 3, 9))
 
-def _scoring_dl(learn:Learner, images:np.ndarray, bs:int=None, tta_passes:int=0):
-    "A DataLoader of uint8 `images` with `learn`'s validation transforms, in batches for `_batched`"
+def _scoring_dl(learn:Learner, images:np.ndarray):
+    "A DataLoader of uint8 `images` with `learn`'s validation transforms"
     dummy = np.zeros(len(images), dtype=np.int64)
     ds = small_dsets(SmallData(images[:1], dummy[:1], images, dummy, list(learn.dls.vocab))).valid  # fastai sets up on a training item
-    return _batched(learn.dls.valid.new(ds, shuffle=False, drop_last=False), bs, tta_passes)
+    return learn.dls.valid.new(ds, shuffle=False, drop_last=False)
 
 def _batched(dl, bs:int=None, tta_passes:int=0):
     "`dl` in batches of `bs`; by default of `scoring_bs` for plain predictions, and `dl`'s own for test-time passes, whose augmentations are drawn a batch at a time"
@@ -150,8 +150,9 @@ def _batched(dl, bs:int=None, tta_passes:int=0):
         with no_random(0): bs = scoring_bs(dl.after_batch(raw_batch(dl, [0]))[0].shape[-2:], dl.device)  # the input size; random transforms draw even when they skip, from a state then restored
     return dl.new(bs=check_count(bs, 'bs'))
 
-def _preds(learn:Learner, dl, tta_passes:int=0) -> torch.Tensor:
-    "Probabilities of `learn` on `dl`, plain or with `tta_passes` augmented passes; callbacks of training set aside, the passes' draws the same each time"
+def _preds(learn:Learner, dl, tta_passes:int=0, bs:int=None) -> torch.Tensor:
+    "Probabilities of `learn` on `dl` in batches of `_batched`, plain or with `tta_passes` augmented passes; callbacks of training set aside, the passes' draws the same each time"
+    dl = _batched(dl, bs, tta_passes)
     training_only = learn.cbs.filter(lambda cb: isinstance(cb, (NoValidation, ValidateAtEnd, VAECallback, MixUp, FixMatch)))
     with learn.removed_cbs(training_only), learn.no_bar(), learn.no_logging(), no_random(0):
         return (learn.tta(dl=dl, n=tta_passes) if tta_passes else learn.get_preds(dl=dl))[0]
@@ -163,7 +164,7 @@ def predictions(learn:Learner, # A trained learner, from `train` or any `small_d
                ) -> torch.Tensor:
     "Predicted class probabilities of `learn` for `images`, N x classes"
     if not len(images): return torch.zeros(0, len(learn.dls.vocab))
-    return _preds(learn, _scoring_dl(learn, images, bs, tta_passes), tta_passes)
+    return _preds(learn, _scoring_dl(learn, images), tta_passes, bs)
 
 def evaluate(learners, # A trained `Learner`, or a list of them (an ensemble: their mean probabilities)
              images:np.ndarray, # uint8 images to score
@@ -304,7 +305,7 @@ def image_paths(paths) -> list:
 # %% ../nbs/05_run.ipynb #cf8a5456
 def _probs_or_skip(learn:Learner, files:list, tta_passes:int, skipped:list) -> tuple:
     "(files predicted, their probabilities): the batch at once, else file by file, the unreadable ones named in `skipped`"
-    probs = lambda items: _preds(learn, _batched(learn.dls.test_dl(items, num_workers=0), tta_passes=tta_passes), tta_passes)
+    probs = lambda items: _preds(learn, learn.dls.test_dl(items, num_workers=0), tta_passes)
     try: return files, probs(files)
     except Exception: pass  # one bad file spoils a batch: find it
     kept, out = [], []
