@@ -91,7 +91,9 @@ def test_full_command_writes_table_plot_and_resumes(tmp_path):
     assert r.returncode == 0, r.stderr
     out = tmp_path/'out'
     recs = json.loads((out/'results.json').read_text())
-    assert len(recs) == 16 and {'accuracy', 'seconds', 'torch', 'fastai', 'config'} <= set(recs[0]) and recs[0]['config'] == {'epochs': 1}
+    assert len(recs) == 16 and all({'accuracy', 'seconds', 'torch', 'fastai', 'config'} <= set(r) for r in recs)
+    configs = {r['technique']: r['config'] for r in recs}  # records come in the order runs finish: name each by its technique
+    assert configs == {'baseline': {'epochs': 1}, 'augment': {'epochs': 1, 'aug': {}}, 'logreg': {'model': 'logreg'}, 'svm': {'model': 'svm'}}, configs
     md = (out/'results.md').read_text()
     accuracies, gains = md.split('Points gained over baseline')
     assert '| 2/class |' in accuracies and accuracies.count('**') == 4  # one bold best per row
