@@ -1,4 +1,4 @@
-"""The console scripts: `smallfast-bench` (which technique helps *this* small dataset, and by how much), `smallfast-train` and `smallfast-predict` (a model to use, and its predictions), `smallfast-demo` and `smallfast-augbench`.
+"""The console scripts: `smallfast-bench` (which technique helps *this* small dataset, and by how much), `smallfast-train` and `smallfast-predict` (a model to use, and its predictions), `smallfast-suggest` and `smallfast-audit` (which images to label next, which labels look wrong), `smallfast-demo` and `smallfast-augbench`.
 
 Docs: https://smallfast.github.io/smallfast/cli.html.md"""
 
@@ -6,8 +6,8 @@ Docs: https://smallfast.github.io/smallfast/cli.html.md"""
 
 # %% auto #0
 __all__ = ['QUICK', 'DEFAULT_TECHNIQUE', 'GRID_FILES', 'bench_main', 'demo_main', 'augbench_main', 'train_main', 'predict_main',
-           'bench_configs', 'bench', 'train_model', 'best_technique', 'write_csv', 'predict_images', 'console', 'demo',
-           'augbench']
+           'suggest_main', 'audit_main', 'bench_configs', 'bench', 'train_model', 'best_technique', 'write_csv',
+           'predict_images', 'suggest_images', 'audit_labels', 'console', 'demo', 'augbench']
 
 # %% ../nbs/08_cli.ipynb #0a3dd99e
 import argparse, json, os, signal, sys, tempfile, time, warnings
@@ -326,6 +326,108 @@ def predict_images(model:str, # A model file: from smallfast-train or smallfast-
     print(f"smallfast-predict: {len(df)} of {len(files)} images predicted in {secs:.1f} s ({len(df) / secs:.0f} images/s)" + (f" into {out}" if out and len(df) else ''), file=sys.stderr)
     if not len(df): sys.exit(1)
 
+# %% ../nbs/08_cli.ipynb #d9840ffe
+def _into(*files) -> str: return f" into {' and '.join(map(str, f))}" if (f := [x for x in files if x]) else ''
+
+def _outputs(out, sheet, force:bool) -> tuple:
+    "The --out CSV and --sheet PNG to write, checked before any work: new files unless `force`, and not one file twice"
+    if out is not None and sheet is not None and Path(out).resolve() == Path(sheet).resolve(): raise ValueError(f"--out and --sheet are both {out}: give two files")
+    return (None if out is None else _new_file(out, force, '--out')), (None if sheet is None else _new_file(sheet, force, '--sheet'))
+
+def _write_table(df, out, sheet, images, titles, force:bool):
+    "`df` as CSV into `out` (the standard output when None), and `images` titled as a thumbnail sheet into `sheet` when given; each file whole"
+    if out is None: _to_stdout(df)
+    else: write_whole(out, lambda tmp: write_csv(df, tmp), new=not force)
+    if sheet is None: return
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from smallfast.active import sheet as draw
+    fig = draw(images, titles)
+    try: write_whole(sheet, lambda tmp: fig.savefig(tmp, format='png', dpi=100), new=not force)
+    finally: plt.close(fig)
+
+# %% ../nbs/08_cli.ipynb #4cbaa2ef
+@call_parse
+def suggest_images(model:str, # A model file: from smallfast-train or smallfast-bench --export, or fastai's Learner.export (a pickle: give --trust)
+                   paths:Annotated[str, dict(nargs='+')], # Image files or folders nobody labelled; a dataset folder gives its unlabelled/ images
+                   n:int=100, # Images to suggest
+                   strategy:str='margin', # How to rank them: margin, entropy, least-confident (the model's uncertainty) or random
+                   no_diverse:store_true=False, # Rank by uncertainty alone, not spread over the model's features
+                   seed:int=0, # Seeds random and the spreading
+                   out:str=None, # Write the CSV to this file; default: the standard output
+                   sheet:str=None, # Also draw the suggestions as thumbnails, titled with the guess and score, into this PNG
+                   bs:int=64, # Images read and scored at a time
+                   device:str=None, # 'cpu' or 'cuda'; default: the GPU when there is one
+                   trust:store_true=False, # Open a fastai pickle (Learner.export, --format fastai): opening one runs any code it holds, so only a file you trust
+                   force:store_true=False # Replace existing --out and --sheet files
+                  ):
+    "Which images to label next: the N a model is least sure of, spread over what it has learnt, into a CSV of path, score, the model's guess and its probability"
+    try:
+        for v, flag in ((n, '--n'), (bs, '--bs')): check_range(v, flag, 1)
+        _check_device(device)
+        out, sheet = _outputs(out, sheet, force)
+        import torch
+        from smallfast.active import STRATEGIES, pool_files, suggest
+        if strategy not in STRATEGIES: raise ValueError(f"--strategy={strategy!r}: choose from {', '.join(STRATEGIES)}")
+        from smallfast.run import load_model
+        learn = load_model(model, ifnone(device, 'cuda' if torch.cuda.is_available() else None), trust=trust)
+        files = pool_files(paths, learn.dls.vocab)
+    except (ValueError, OSError, RuntimeError, ImportError) as e: print(f"smallfast-suggest: error: {e}", file=sys.stderr); sys.exit(2)
+    if not files: print(f"smallfast-suggest: no image files in {', '.join(paths)}", file=sys.stderr); sys.exit(1)
+    t = time.perf_counter()
+    try: df = suggest(learn, files, n, strategy, diverse=not no_diverse, seed=seed, bs=bs)
+    except ValueError as e: print(f"smallfast-suggest: error: {e}", file=sys.stderr); sys.exit(1)
+    _write_table(df, out, sheet, df.path.tolist(), [f"{g}\nscore {s:.2f}" for g, s in zip(df.guess, df.score)], force)
+    print(f"smallfast-suggest: {len(df)} of {df.attrs['pool']} images suggested ({strategy}{'' if no_diverse or strategy == 'random' else ', spread'}) in {time.perf_counter() - t:.1f} s{_into(out, sheet)}", file=sys.stderr)
+
+# %% ../nbs/08_cli.ipynb #eb26c86e
+def _audited_data(data:str) -> tuple:
+    "(SmallData, the file of each training image or None, its name): an image folder's every labelled image with its file, else `bench_data`'s training split by index"
+    from smallfast.grid import bench_data
+    from smallfast.data import missing_idx_files
+    p = Path(data)
+    if p.is_dir() and missing_idx_files(p):
+        from smallfast.active import labelled_folder
+        ds, files, skipped = labelled_folder(p)
+        for line in skipped: print(f"smallfast-audit: skipped {line}", file=sys.stderr)
+        return ds, files, p.name
+    ds, name = bench_data(data)
+    return ds, None, name
+
+@call_parse
+def audit_labels(data:str=None, # Image folder (its class folders, or those of train/ and test/), a folder of IDX files, or 'digits' or 'fashion-mnist'
+                 technique:str=DEFAULT_TECHNIQUE, # The supervised technique each fold trains (smallfast-bench's names)
+                 folds:int=5, # Class-balanced folds: each label is judged by a network trained on the other folds
+                 epochs:int=None, # Epochs of each training; default: the technique's for the labels per class
+                 seed:int=0, # Seed of the folds and the trainings
+                 device:str=None, # 'cpu' or 'cuda'; default: the GPU when there is one
+                 out:str=None, # Write the CSV to this file; default: the standard output
+                 sheet:str=None, # Also draw the suspects as thumbnails, titled with the given and suggested labels, into this PNG
+                 force:store_true=False # Replace existing --out and --sheet files
+                ):
+    "Which labels look wrong: out-of-fold predictions of every labelled image, and cleanlab's confident learning, into a CSV of image, given label, suggested label and its probability"
+    try:
+        if data is None: raise ValueError("--data is required: an image folder, a folder of IDX files, 'digits' or 'fashion-mnist'")
+        check_range(folds, '--folds', 2)
+        cfg = _one_technique(technique, epochs=epochs)
+        if cfg.semi: raise ValueError(f"--technique {technique} learns from unlabelled images: audit trains on labelled images alone, choose a supervised technique")
+        _check_device(device)
+        out, sheet = _outputs(out, sheet, force)
+        from smallfast.active import audit, check_folds
+        ds, files, name = _audited_data(data)
+        check_folds(folds, ds.y_train, ds.vocab, '--folds')
+    except ConfigError as e: print(f"smallfast-audit: error: {_flag(e)}", file=sys.stderr); sys.exit(2)
+    except (ValueError, OSError, RuntimeError, ImportError) as e: print(f"smallfast-audit: error: {e}", file=sys.stderr); sys.exit(2)
+    print(f"{name}: {len(ds.y_train):,} labelled images of {ds.c} classes; {folds} trainings of {technique}, each on {folds - 1} of {folds} folds", file=sys.stderr, flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    t = time.perf_counter()
+    try: df = audit(cfg, ds, folds, seed, device)
+    except KeyboardInterrupt: print(f"\nsmallfast-audit: interrupted: nothing written", file=sys.stderr); sys.exit(130)
+    imgs = [ds.x_train[i] for i in df['index']]
+    if files is not None: df.insert(0, 'path', [str(files[i]) for i in df['index']]); df = df.drop(columns='index')
+    _write_table(df, out, sheet, imgs, [f"{l} -> {s}\n{p:.0%}" for l, s, p in zip(df.label, df.suggested, df.probability)], force)
+    print(f"smallfast-audit: {len(df)} of {len(ds.y_train):,} labels look wrong, found in {time.perf_counter() - t:.0f} s{_into(out, sheet)}", file=sys.stderr)
+
 # %% ../nbs/08_cli.ipynb #d6507fa4
 def _readable(p:argparse.ArgumentParser, metavars:dict, groups:dict, example:str) -> argparse.ArgumentParser:
     "`p` with `metavars` {dest: metavar}, its options moved into `groups` {title: [dest, ...]}, flags without a default shown, and `example` as its epilog"
@@ -421,3 +523,11 @@ predict_main = console(predict_images, 'smallfast-predict', pos=['model', 'paths
     metavars=dict(model='MODEL', paths='PATH', out='CSV', tta='N', top='K', bs='N', device='{cpu,cuda}'),
     groups={'model': ['trust'], 'prediction': ['tta', 'top', 'bs', 'device'], 'output': ['out', 'force']},
     example='smallfast-predict model.safetensors photos/ new.jpg --out predictions.csv')
+suggest_main = console(suggest_images, 'smallfast-suggest', pos=['model', 'paths'],
+    metavars=dict(model='MODEL', paths='PATH', n='N', strategy='NAME', seed='N', out='CSV', sheet='PNG', bs='N', device='{cpu,cuda}'),
+    groups={'model': ['trust'], 'suggestions': ['n', 'strategy', 'no_diverse', 'seed', 'bs', 'device'], 'output': ['out', 'sheet', 'force']},
+    example='smallfast-suggest model.safetensors path/to/images --n 100 --out to-label.csv --sheet to-label.png')
+audit_main = console(audit_labels, 'smallfast-audit',
+    metavars=dict(data='PATH', technique='NAME', folds='N', epochs='N', seed='N', device='{cpu,cuda}', out='CSV', sheet='PNG'),
+    groups={'data': ['data'], 'training': ['technique', 'folds', 'epochs', 'seed', 'device'], 'output': ['out', 'sheet', 'force']},
+    example='smallfast-audit --data path/to/images --folds 5 --out suspects.csv --sheet suspects.png')

@@ -240,14 +240,16 @@ def _class_dirs(path:Path) -> list:
     return sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith('.') and d.name != UNLABELLED)
 
 # %% ../nbs/00_data.ipynb #557edad1
-def _read_files(files:list, skip_bad:bool, skipped:list) -> list:
-    "Every readable image of `files`; unreadable ones go to `skipped`, or raise unless `skip_bad`"
+def _read_files(files:list, skip_bad:bool, skipped:list, kept:list=None) -> list:
+    "Every readable image of `files`, their files appended to `kept` when given; unreadable ones go to `skipped`, or raise unless `skip_bad`"
     imgs = []
     for f in files:
         try: imgs.append(_read_image(f))
         except ValueError as e:
             if not skip_bad: raise
             skipped.append(str(e))
+        else:
+            if kept is not None: kept.append(f)
     return imgs
 
 def _read_class(folder:Path, skip_bad:bool, skipped:list) -> list:

@@ -303,16 +303,16 @@ def image_paths(paths) -> list:
     return out
 
 # %% ../nbs/05_run.ipynb #cf8a5456
-def _probs_or_skip(learn:Learner, files:list, tta_passes:int, skipped:list) -> tuple:
-    "(files predicted, their probabilities): the batch at once, else file by file, the unreadable ones named in `skipped`"
-    probs = lambda items: _preds(learn, learn.dls.test_dl(items, num_workers=0), tta_passes)
-    try: return files, probs(files)
+def _scored_or_skipped(files:list, score, skipped:list) -> tuple:
+    "(files scored, `score(files)`, a tensor or a tuple of them with a row per file): the batch at once, else file by file, the unreadable ones named in `skipped`"
+    try: return files, score(files)
     except Exception: pass  # one bad file spoils a batch: find it
     kept, out = [], []
     for f in files:
-        try: out.append(probs([f])); kept.append(f)
+        try: out.append(score([f])); kept.append(f)
         except Exception as e: skipped.append(f"{f}: {e}" if str(f) in str(e) else f"{f} is not a readable image ({type(e).__name__}: {e})")
-    return kept, torch.cat(out) if out else None
+    if not out: return kept, None
+    return kept, tuple(map(torch.cat, zip(*out))) if isinstance(out[0], tuple) else torch.cat(out)
 
 def _rows(files:list, probs:torch.Tensor, vocab, top:int) -> list:
     "One dict per file: its path, the predicted class and probability, and the `top` most likely classes"
@@ -350,7 +350,7 @@ def predict_folder(learn:Learner, # A trained learner: from `train` or `load_mod
     files, rows, skipped = image_paths(paths), [], []
     starts = range(0, len(files), bs)
     for i in progress_bar(starts) if progress and len(starts) > 1 else starts:  # fastprogress writes even when told not to display
-        kept, probs = _probs_or_skip(learn, files[i:i + bs], tta_passes, skipped)
+        kept, probs = _scored_or_skipped(files[i:i + bs], lambda items: _preds(learn, learn.dls.test_dl(items, num_workers=0), tta_passes), skipped)
         if kept: rows += _rows(kept, probs, list(learn.dls.vocab), top)
     df = pd.DataFrame(rows, columns=None if rows else ['path', 'prediction', 'probability'])
     df.attrs['skipped'] = skipped
