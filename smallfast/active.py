@@ -6,10 +6,10 @@ Docs: https://smallfast.github.io/smallfast/active.html.md"""
 
 # %% auto #0
 __all__ = ['STRATEGIES', 'DIVERSE_CANDIDATES', 'check_strategy', 'uncertainty', 'pool_files', 'suggest', 'check_folds',
-           'out_of_fold', 'audit', 'labelled_folder', 'sheet']
+           'out_of_fold', 'audit', 'labelled_folder', 'labelling_rounds', 'flip_labels', 'sheet']
 
 # %% ../nbs/05b_active.ipynb #445f509b
-import warnings
+import time, warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -186,6 +186,51 @@ def labelled_folder(path, # Folder with one subfolder per class, or `train/` and
     if empty := [c for c, imgs in zip(vocab, per_class) if not imgs]: raise ValueError(f"{path}: class folder(s) {empty} hold no readable image")
     x, y = _stack(per_class, _size_hw(size, [i for imgs in per_class for i in imgs]), any(i.ndim == 3 for imgs in per_class for i in imgs))
     return SmallData(x, y, x[:0], y[:0], vocab), files, skipped
+
+# %% ../nbs/05b_active.ipynb #3d392ea9
+def labelling_rounds(cfg:RunConfig, # What to train each round, on the labels so far
+                     data:SmallData, # Its training split is the pool, labels hidden until chosen; its test split scores every round
+                     *,
+                     strategy:str='margin', # How `suggest` chooses: one of `STRATEGIES`
+                     diverse:bool=True, # Spread each round's choice over the model's features
+                     start:int=10, # Labelled images per class to start from: `subsample`'s class-balanced subset of `seed`
+                     rounds:int=4, # Rounds of labelling after the first training
+                     per_round:int=100, # Images labelled a round
+                     pool_n:int=None, # Score a random sample of this many hidden images a round; None: all of them
+                     seed:int=0, # Seeds the start, the trainings, the samples and the choices
+                     device=None # Default: the GPU when there is one
+                    ):
+    "Simulate the labelling loop on labelled `data`, yielding a record a round: `labels` so far, test `accuracy`, `epochs`, `seconds` of training, scoring and choosing"
+    check_strategy(strategy); check_count(rounds, 'rounds', 0); check_count(per_round, 'per_round')
+    if pool_n is not None: check_count(pool_n, 'pool_n')
+    rng, chosen = np.random.default_rng(seed), balanced_idxs(data.y_train, data.vocab, start, seed)
+    for r in range(rounds + 1):
+        t = time.perf_counter()
+        learn = train(cfg, replace(data, x_train=data.x_train[chosen], y_train=data.y_train[chosen], x_unlabelled=None), seed, device)
+        rec = dict(round=r, labels=len(chosen), accuracy=evaluate(learn, data.x_test, data.y_test), epochs=learn.run_config.epochs)
+        if r < rounds:
+            hidden = np.setdiff1d(np.arange(len(data.y_train)), chosen)
+            if not len(hidden): rec['seconds'] = time.perf_counter() - t; yield rec; return
+            pool = hidden if pool_n is None or pool_n >= len(hidden) else np.sort(rng.choice(hidden, pool_n, replace=False))
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')  # the last round may ask for more than is left
+                picks = suggest(learn, data.x_train[pool], per_round, strategy, diverse=diverse, seed=seed + r)
+            chosen = np.concatenate([chosen, pool[picks['index'].to_numpy()]])
+        rec['seconds'] = time.perf_counter() - t
+        yield rec
+
+# %% ../nbs/05b_active.ipynb #72fb57c4
+def flip_labels(data:SmallData, # Its training labels are flipped
+                fraction:float=0.1, # Of the training labels, moved each to another class drawn at random
+                seed:int=0 # Seeds which labels and to which class
+               ) -> tuple:
+    "(`data` with `fraction` of its training labels moved to another class, the indices of the moved ones)"
+    check_range(fraction, 'fraction', 0, 1)
+    rng = np.random.default_rng(seed)
+    moved = np.sort(rng.choice(len(data.y_train), round(fraction * len(data.y_train)), replace=False))
+    y = data.y_train.copy()
+    y[moved] = (y[moved] + rng.integers(1, data.c, len(moved))) % data.c
+    return replace(data, y_train=y), moved
 
 # %% ../nbs/05b_active.ipynb #b180e300
 def sheet(images:list, # uint8 images, H x W (grey) or H x W x C, or image files
