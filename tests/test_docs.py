@@ -75,6 +75,28 @@ def test_one_table_style(site, browser):
         return [c.borderCollapse, getComputedStyle(t.querySelector('td')).borderBottomWidth]; });""")
     assert styles[0] == styles[1] == ['collapse', '1px'], styles
 
+PHONE = 390  # px: the width of a common phone's screen
+
+def test_wide_tables_scroll_in_their_own_box_on_a_phone(site, browser):
+    "At a phone's width every table wider than the screen sits in a box of its own that scrolls sideways (furo's for Markdown tables, ours for cell outputs); the page itself never does"
+    browser.execute_cdp_cmd('Emulation.setDeviceMetricsOverride', dict(width=PHONE, height=844, deviceScaleFactor=2, mobile=True))
+    try:
+        wide = 0
+        for p in ['tutorials/playbook.html', 'cli.html', 'run.html', 'active.html', 'tutorials/with_fastai_dataloaders.html', 'studies/grid_cost.html']:
+            browser.get(site + p)
+            w, page_w, tables = browser.execute_script("""const w = document.documentElement.clientWidth, out = [];
+                for (const t of document.querySelectorAll('table')) {
+                    if (t.getBoundingClientRect().width <= w) continue;
+                    let a = t.parentElement; while (a && !['auto', 'scroll'].includes(getComputedStyle(a).overflowX)) a = a.parentElement;
+                    out.push(a ? a.className : 'none');
+                }
+                return [w, document.documentElement.scrollWidth, out];""")
+            assert w == PHONE and page_w <= PHONE, (p, w, page_w)
+            assert all('table-wrapper' in c or 'cell_output' in c for c in tables), (p, tables)
+            wide += len(tables)
+        assert wide >= 5  # the check saw tables wider than a phone
+    finally: browser.execute_cdp_cmd('Emulation.clearDeviceMetricsOverride', {})
+
 def test_the_bench_page_shows_what_the_command_writes(site):
     "The cli page shows the report of a full run: its plots, not only the code that draws them"
     html = (DOCS/'cli.html').read_text()

@@ -46,6 +46,8 @@ table.dataframe, table.fastprogress { border: 0; border-collapse: collapse; bord
 table.dataframe th, table.dataframe td, table.fastprogress th, table.fastprogress td {
   border: 0; border-bottom: 1px solid var(--color-table-border); border-left: 1px solid var(--color-table-border); padding: .3rem .5rem; }
 table.dataframe thead th, table.fastprogress thead th { background: var(--color-table-header-background); }
+/* an output wider than a phone (a DataFrame, fastai's training table) scrolls sideways in its own box, the page around it stays put */
+div.cell_output { overflow-x: auto; }
 """
 
 def reading_order(nbs:Path):
