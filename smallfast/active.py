@@ -45,18 +45,22 @@ def uncertainty(probs, # N x classes predicted probabilities
     return -(p * np.log(np.clip(p, 1e-12, None))).sum(1)
 
 # %% ../nbs/05b_active.ipynb #0228f90c
-def _head(model:torch.nn.Module) -> torch.nn.Linear:
-    "The last linear layer of `model`: the one that turns its features into class scores"
-    if not (lin := [m for m in model.modules() if isinstance(m, torch.nn.Linear)]): raise ValueError(f"{type(model).__name__} has no linear layer to take features from")
+def _head(model:torch.nn.Module, c:int) -> torch.nn.Linear:
+    "The last linear layer of `model` with `c` outputs: the one that turns its features into class scores"
+    if not (lin := [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == c]):
+        raise ValueError(f"{type(model).__name__} has no linear layer with {c} outputs, one per class, to take features from: give diverse=False")
     return lin[-1]
 
-def _scored(learn:Learner, dl) -> tuple:
-    "(probabilities, features) of `learn` on `dl`: its plain predictions, and the inputs of its last linear layer in the same pass"
-    feats, head = [], _head(learn.model)
+def _scored(learn:Learner, dl, features:bool=True) -> tuple:
+    "(probabilities, features) of `learn` on `dl`: its plain predictions and, when `features`, the inputs of its last linear layer in the same pass (else no columns)"
+    if not features: return (probs := _preds(learn, dl)), torch.zeros(len(probs), 0)
+    feats, head = [], _head(learn.model, len(learn.dls.vocab))
     hook = head.register_forward_hook(lambda m, i, o: feats.append(i[0].detach().float().flatten(1).cpu()))
     try: probs = _preds(learn, dl)
     finally: hook.remove()
-    return probs, torch.cat(feats) if feats else torch.zeros(0, head.in_features)
+    feats = torch.cat(feats) if feats else torch.zeros(0, head.in_features)
+    if len(feats) != len(probs): raise ValueError(f"the features of {type(learn.model).__name__}'s last layer came {len(feats)} rows for {len(probs)} images: give diverse=False")
+    return probs, feats
 
 # %% ../nbs/05b_active.ipynb #c8d81236
 DIVERSE_CANDIDATES = 5  # `suggest(diverse=True)` groups the n * 5 most uncertain images into n clusters and takes the most uncertain of each
@@ -75,28 +79,35 @@ def _diverse(scores:np.ndarray, feats:np.ndarray, n:int, seed:int) -> np.ndarray
     return cand[np.concatenate([best, rest])]
 
 # %% ../nbs/05b_active.ipynb #951280ec
-def pool_files(paths, # Image files and folders; a dataset folder (class folders beside `unlabelled/`) gives its `unlabelled/` images
+def _class_tops(path:Path) -> list:
+    "The folders of dataset folder `path` that hold its class folders: `train/` and `test/` when it has `train/`, else itself"
+    return [t for t in ([path/'train', path/'test'] if (path/'train').is_dir() else [path]) if t.is_dir()]
+
+def _classes(path:Path) -> list: return sorted({d.name for t in _class_tops(path) for d in _class_dirs(t)})
+
+def pool_files(paths, # Image files and folders; a dataset folder (class folders, or `train/` and `test/`, beside `unlabelled/`) gives its `unlabelled/` images
                vocab=None # The model's classes, checked against a dataset folder's
               ) -> list:
     "The image files to choose from in `paths`: files and folders read as `image_paths` reads them, a dataset folder's `unlabelled/` once its classes are the model's"
     out = []
     for p in map(Path, [paths] if isinstance(paths, (str, Path)) else paths):
-        classes = [d.name for d in _class_dirs(p)] if p.is_dir() else []
-        if (p/UNLABELLED).is_dir() or (vocab is not None and classes and classes == list(map(str, vocab))):
-            if vocab is not None and classes != list(map(str, vocab)): raise ValueError(f"{p}: its classes {classes} are not the model's {list(map(str, vocab))}: suggest with a model trained on this folder")
+        classes, names = (_classes(p) if p.is_dir() else []), list(map(str, vocab or []))
+        if (p/UNLABELLED).is_dir() or (vocab is not None and classes and classes == names):
+            if vocab is not None and classes and classes != names: raise ValueError(f"{p}: its classes {classes} are not the model's {names}: suggest with a model trained on this folder")
             if not (p/UNLABELLED).is_dir(): raise ValueError(f"{p} holds labelled images only: put the images nobody labelled in {p/UNLABELLED}, or name them")
             p = p/UNLABELLED
         out += image_paths(p)
     return out
 
 # %% ../nbs/05b_active.ipynb #b9e19f74
-def _pool(learn:Learner, images, bs:int, skipped:list) -> tuple:
+def _pool(learn:Learner, images, bs:int, skipped:list, features:bool) -> tuple:
     "(names, probabilities, features) of a pool: an array's indices, or the readable files of paths"
     if isinstance(images, np.ndarray):
-        return pd.Series(np.arange(len(images)), name='index'), *(_scored(learn, _scoring_dl(learn, images)) if len(images) else (None, None))
+        return pd.Series(np.arange(len(images)), name='index'), *(_scored(learn, _scoring_dl(learn, images), features) if len(images) else (None, None))
+    if not isinstance(images, (str, Path, list, tuple)): raise TypeError(f"images: give a numpy array of uint8 images, or image files and folders, not a {type(images).__name__}")
     files, names, scored = pool_files(images, learn.dls.vocab), [], []
     for i in range(0, len(files), bs):
-        kept, s = _scored_or_skipped(files[i:i + bs], lambda items: _scored(learn, learn.dls.test_dl(items, num_workers=0)), skipped)
+        kept, s = _scored_or_skipped(files[i:i + bs], lambda items: _scored(learn, learn.dls.test_dl(items, num_workers=0), features), skipped)
         names += map(str, kept); scored += [s] if kept else []
     return pd.Series(names, name='path', dtype=object), *(map(torch.cat, zip(*scored)) if scored else (None, None))
 
@@ -108,15 +119,15 @@ def suggest(learn:Learner, # A trained learner: from `train` or `load_model`, or
             seed:int=0, # Seeds 'random' and the clustering
             bs:int=64 # Files read at a time, for a pool of files
            ) -> pd.DataFrame:
-    "The `n` images of the pool most worth labelling, most uncertain first: index or path, score, the model's guess and its probability"
-    check_count(n, 'n'); check_strategy(strategy); check_count(bs, 'bs')
-    skipped = []
-    names, probs, feats = _pool(learn, images, bs, skipped)
+    "The `n` images of the pool most worth labelling, most uncertain first: index or path, score (the strategy's; a uniform draw for 'random'), the model's guess and its probability"
+    check_count(n, 'n'); check_strategy(strategy); check_count(bs, 'bs'); check_count(seed, 'seed', 0)
+    skipped, spread = [], diverse and strategy != 'random'
+    names, probs, feats = _pool(learn, images, bs, skipped, spread)
     for line in skipped: warnings.warn(f"skipped {line}")
     if probs is None: raise ValueError("the pool is empty: no readable image to suggest" + (f" ({len(skipped)} unreadable)" if skipped else ''))
     if n > len(probs): warnings.warn(f"n={n} but the pool holds {len(probs)} images: all of them are suggested, ranked")
     scores = uncertainty(probs, strategy, seed)
-    pick = _diverse(scores, feats.numpy(), n, seed) if diverse and strategy != 'random' else np.argsort(-scores, kind='stable')[:n]
+    pick = _diverse(scores, feats.numpy(), n, seed) if spread else np.argsort(-scores, kind='stable')[:n]
     pick = pick[np.argsort(-scores[pick], kind='stable')]
     p, guess = probs[pick].max(1)
     df = pd.DataFrame({names.name: names.iloc[pick].to_numpy(), 'score': scores[pick], 'guess': np.array(list(map(str, learn.dls.vocab)), dtype=object)[guess.numpy()], 'probability': p.numpy()})
@@ -176,12 +187,11 @@ def labelled_folder(path, # Folder with one subfolder per class, or `train/` and
     "(a `SmallData` of every labelled image under `path` as its training split, the file of each image, the unreadable files skipped)"
     path = Path(path)
     if not path.is_dir(): raise NotADirectoryError(f"{path} is not a folder: expected a folder with one subfolder per class")
-    tops = [path/'train', path/'test'] if (path/'train').is_dir() else [path]
-    vocab = sorted({d.name for t in tops if t.is_dir() for d in _class_dirs(t)})
+    tops, vocab = _class_tops(path), _classes(path)
     if len(vocab) < 2: raise ValueError(f"{path} has {len(vocab)} class folder(s): a classifier needs at least two")
     per_class, files, skipped = [], [], []
     for c in vocab:
-        names = [f for t in tops for f in (image_files(t/c) if (t/c).is_dir() else [])]
+        names = [f for t in tops for f in (image_files(t/c) if (t/c).is_dir() else [])]  # a class may have no test/ folder
         per_class.append(_read_files(names, True, skipped, files))
     if empty := [c for c, imgs in zip(vocab, per_class) if not imgs]: raise ValueError(f"{path}: class folder(s) {empty} hold no readable image")
     x, y = _stack(per_class, _size_hw(size, [i for imgs in per_class for i in imgs]), any(i.ndim == 3 for imgs in per_class for i in imgs))
@@ -233,6 +243,13 @@ def flip_labels(data:SmallData, # Its training labels are flipped
     return replace(data, y_train=y), moved
 
 # %% ../nbs/05b_active.ipynb #b180e300
+def _thumbnail(img:np.ndarray, px:int=96) -> np.ndarray:
+    "`img` shrunk to at most `px` on its longer side: a photo of millions of pixels drawn a thumbnail's size"
+    from PIL import Image
+    if max(img.shape[:2]) <= px: return img
+    t = Image.fromarray(img); t.thumbnail((px, px))
+    return np.asarray(t)
+
 def sheet(images:list, # uint8 images, H x W (grey) or H x W x C, or image files
           titles:list, # One title per image
           ncols:int=10, # Images a row
@@ -245,7 +262,7 @@ def sheet(images:list, # uint8 images, H x W (grey) or H x W x C, or image files
     fig, axs = plt.subplots(rows, cols, figsize=(cols * size, rows * (size + .3)), squeeze=False)
     for ax in axs.flat: ax.axis('off')
     for ax, img, t in zip(axs.flat, images, titles):
-        if isinstance(img, (str, Path)): img = _read_image(Path(img))
+        if isinstance(img, (str, Path)): img = _thumbnail(_read_image(Path(img)))
         ax.imshow(img, cmap='gray' if img.ndim == 2 else None, vmin=0, vmax=255); ax.set_title(t, fontsize=7)
     fig.tight_layout()
     return fig

@@ -68,6 +68,7 @@ def test_suggest_refuses_bad_input_before_any_work(made, tmp_path):
     (tmp_path/'empty').mkdir()
     for args, code, said in [((model, data, '--n', '0'), 2, '--n=0 is out of range'),
                              ((model, data, '--strategy', 'bald'), 2, "--strategy='bald': choose from margin"),
+                             ((model, data, '--seed', '-1'), 2, '--seed=-1 is out of range'),
                              ((model, other), 2, "its classes ['cats', 'dogs'] are not the model's ['ants', 'bees', 'wasps']"),
                              ((model, data, '--out', tmp_path/'taken.csv'), 2, 'exists: give --force'),
                              ((model, data, '--out', tmp_path/'a.csv', '--sheet', tmp_path/'a.csv'), 2, '--out and --sheet are both'),
@@ -97,7 +98,8 @@ def test_audit_refuses_bad_input_before_any_work(tmp_path):
                        (('--folds', '3'), "--folds=3: 1 class(es) have fewer labelled images than that (class 'wasps' has 1)"),
                        (('--technique', 'svm'), '--technique svm is a classic method'),
                        (('--technique', 'semi'), 'audit trains on labelled images alone'),
-                       (('--technique', 'baseline,augment'), 'give one technique')]:
+                       (('--technique', 'baseline,augment'), 'give one technique'),
+                       (('--seed', '-1'), '--seed=-1 is out of range')]:
         r = cmd('smallfast-audit', '--data', data, '--out', tmp_path/'s.csv', *args)
         assert r.returncode == 2 and said in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
     r = cmd('smallfast-audit', '--out', tmp_path/'s.csv')
