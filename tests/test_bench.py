@@ -43,6 +43,10 @@ def image_classes(root, counts:dict, size=8):
     (['--valid', '100000'], "--valid 100000: class '"),
     (['--threshold', '0', '--techniques', 'semi'], "--threshold=0.0: give a confidence above 0 and at most 1"),
     (['--threshold', '1.5'], "--threshold=1.5: give a confidence above 0 and at most 1"),
+    (['--adaptive', '1'], "--adaptive=1.0: give the momentum of FreeMatch's threshold, above 0 and below 1"),
+    (['--threshold', '0.9', '--adaptive', '0.99', '--techniques', 'semi'], "--threshold=0.9 contradicts adaptive=0.99: FreeMatch's threshold adapts itself"),
+    (['--ema', '1'], "--ema=1.0: give the decay of the weights' moving average, above 0 and below 1"),
+    (['--mu', '0'], "--mu=0: give a whole number of unlabelled images per labelled one"),
     (['--pool', '0'], "--pool=0: give a largest number of unlabelled images, a positive integer"),
     (['--cutout', '2'], "--cutout=2.0: give a fraction of the image from 0 (no cutout) to 1")])  # more than any class can spare, named with what it has
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
@@ -142,7 +146,8 @@ def option_field(config:dict, name:str):
     ('baseline,transfer', '--arch', 'efficientnet_lite2', 'arch',  # the network: the transfer techniques
      [('baseline', None), ('transfer', None), ('transfer', 'efficientnet_lite2')], 'transfer from efficientnet_lite2'),
     ('augment,augment+tta', '--tta-passes', '8', 'tta_passes', [('augment', None), ('augment+tta', 4), ('augment+tta', 8)], '8 test-time passes'),  # the +tta ones
-    ('logreg,baseline', '--members', '2', 'members', [('logreg', None), ('baseline', None), ('baseline', 2)], 'ensembles of 2 trainings')])  # the deep ones
+    ('logreg,baseline', '--members', '2', 'members', [('logreg', None), ('baseline', None), ('baseline', 2)], 'ensembles of 2 trainings'),  # the deep ones
+    ('logreg,baseline', '--ema', '0.9', 'ema', [('logreg', None), ('baseline', None), ('baseline', 0.9)], 'weights averaged (decay 0.9)')])
 def test_an_option_reruns_only_the_techniques_it_changes(tmp_path, techniques, option, value, field, recorded, report):
     data = image_classes(tmp_path/'imgs', {'ants': 6, 'bees': 6}, size=32)
     args = ['--data', data, '--shots', '2', '--seeds', '1', '--techniques', techniques, '--epochs', '2', '--size', '32', '--device', 'cpu', '--out', tmp_path/'out']
