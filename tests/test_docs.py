@@ -110,6 +110,32 @@ def test_the_explorers_show_as_pictures(site):
         assert '<img' in cell, page  # the picture; the prose above it says the panel is live once the cell runs
         assert 'Box(children=' not in html, page
 
+def test_checks_fold_under_a_tests_toggle(site, browser):
+    "A cell that only checks (test_eq, test_fail, assert) is folded under 'Tests'; the lesson's examples stay open; a reader unfolds the checks"
+    html = (DOCS/'core.html').read_text()
+    folded = html.split('<details class="admonition hide above-input">')[1:]
+    assert len(folded) >= 5 and all('>Tests<' in f[:400] for f in folded)
+    text = re.sub(r'<[^>]+>', '', folded[0][:folded[0].index('</details>')])
+    assert 'test_eq' in text or 'test_fail' in text, text
+    open_text = re.sub(r'<[^>]+>', '', re.sub(r'<details class="admonition hide.*?</details>', '', html, flags=re.S))
+    assert 'list(TECHNIQUES)' in open_text and "['baseline'" in open_text  # an example and its output stay in view
+    from selenium.webdriver.common.by import By
+    browser.get(site + 'core.html')
+    summary = browser.find_element(By.CSS_SELECTOR, 'details.hide summary')
+    code = browser.find_element(By.CSS_SELECTOR, 'details.hide div.cell_input')
+    assert not code.is_displayed()
+    summary.click()
+    assert code.is_displayed() and 'test_' in code.text
+
+def test_only_checks_tells_a_check_from_a_lesson():
+    sys.path.insert(0, str(root/'tools'))
+    from build_docs import only_checks
+    for src in ("test_eq(f(1), 2)\nassert g()", "for bad in (0, -1): test_fail(lambda: f(bad), contains='bad')",
+                "try: f(0)\nexcept ValueError as e: test_eq(str(e), 'no')", "#| hide\ntest_close(x, 1)"):
+        assert only_checks(src), src
+    for src in ("x = f(1)\ntest_eq(x, 2)", "f(1)", "show_doc(f)", "", "def test_x(): pass", "try: f(0)\nexcept ValueError: pass"):
+        assert not only_checks(src), src
+
 def test_parameters_in_a_table_under_a_clean_signature(site):
     "An API entry as docs.fast.ai draws it: a signature without comments that fits the page, then a table of types, defaults and details"
     html = (DOCS/'grid.html').read_text()

@@ -105,6 +105,26 @@ def static_output(o:dict) -> dict:
     still = {k: v for k, v in o['data'].items() if k == 'image/png'}
     return dict(o, data=still | {'text/plain': '(an interactive ipywidgets panel: run the notebook to use it)'})
 
+def _is_check(node) -> bool:
+    "Whether statement `node` only checks: an `assert`, a `test_*` call, or a loop, `with` or `try` whose body (a `try`'s handlers) does only that"
+    import ast
+    if isinstance(node, ast.Assert): return True
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        f = node.value.func
+        return (f.id if isinstance(f, ast.Name) else getattr(f, 'attr', '')).startswith('test_')
+    if isinstance(node, ast.Try): return bool(node.handlers) and all(_is_check(n) for h in node.handlers for n in h.body)
+    if isinstance(node, (ast.For, ast.With)): return all(_is_check(n) for n in node.body)
+    return False
+
+def only_checks(src:str) -> bool:
+    "Whether a code cell only checks what the cells above did (`test_eq`, `test_fail`, `assert`): nothing a reader needs to follow the lesson"
+    import ast
+    try: body = ast.parse(strip_directives(src)).body
+    except SyntaxError: return False
+    return bool(body) and all(map(_is_check, body))
+
+TESTS_TOGGLE = {'tags': ['hide-cell'], 'mystnb': {'code_prompt_show': 'Tests', 'code_prompt_hide': 'Hide the tests'}}  # myst-nb folds the cell under this toggle
+
 def to_page(nb, page_names) -> tuple:
     "(page name, notebook ready for myst-nb)"
     import nbformat
@@ -121,6 +141,7 @@ def to_page(nb, page_names) -> tuple:
             new = nbformat.v4.new_code_cell(strip_directives(c.source))
             new.outputs = [nbformat.from_dict(static_output(o)) for o in c.get('outputs', [])]
             if 'echo: false' in directives(c.source): new.metadata['tags'] = ['remove-input']
+            elif only_checks(c.source) and not new.outputs: new.metadata.update(TESTS_TOGGLE)  # a lesson's checks, folded away; still run by nbdev-test
             cells.append(new)
     page = nbformat.v4.new_notebook(cells=cells)
     page.metadata = {'kernelspec': {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'},
