@@ -44,12 +44,18 @@ def _inherited_init(sym):
     if not isinstance(sym, type) or '__init__' in vars(sym): return None
     return next((b for b in sym.__mro__[1:] if '__init__' in vars(b) and b is not object), None)
 
+def _linked(anno):
+    "A type with an entry in smallfast's docs as a link to it (`[RunConfig](...core.html#runconfig)`); any other type as it is"
+    url = NbdevLookup().doc(anno.__name__) if isinstance(anno, type) else None
+    return f"[{anno.__name__}]({url})" if url else anno
+
 def _table(sym) -> str:
-    "docments' table of `sym`'s parameters, or '' for a symbol docments cannot read (a builtin, a C extension)"
+    "docments' table of `sym`'s parameters, or '' for a symbol docments cannot read (a builtin, a C extension); smallfast's types link to their entries"
     try: tbl, params = DocmentTbl(sym), inspect.signature(sym).parameters
     except Exception: return ''
     for nm in tbl.params:  # docments guesses a missing type from the default (`NoneType`, `builtin_function_or_method`): keep it blank, as in the signature
         if nm in params and params[nm].annotation is inspect.Parameter.empty: tbl.dm[nm]['anno'] = inspect.Parameter.empty
+    for d in tbl.dm.values(): d['anno'] = _linked(d.get('anno', inspect.Parameter.empty))
     return tbl._repr_markdown_()
 
 class Renderer(BasicMarkdownRenderer):

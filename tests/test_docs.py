@@ -124,8 +124,10 @@ def test_checks_fold_under_a_tests_toggle(site, browser):
     summary = browser.find_element(By.CSS_SELECTOR, 'details.hide summary')
     code = browser.find_element(By.CSS_SELECTOR, 'details.hide div.cell_input')
     assert not code.is_displayed()
-    summary.click()
-    assert code.is_displayed() and 'test_' in code.text
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", summary); summary.click()
+    from selenium.webdriver.support.ui import WebDriverWait
+    WebDriverWait(browser, 5).until(lambda d: code.is_displayed())
+    assert 'test_' in code.text
 
 def test_only_checks_tells_a_check_from_a_lesson():
     sys.path.insert(0, str(root/'tools'))
@@ -145,6 +147,13 @@ def test_parameters_in_a_table_under_a_clean_signature(site):
     assert '#' not in code and 'smallfast.data.' not in code and '__main__' not in code, code
     assert max(map(len, code.splitlines())) <= 100, code
     assert '<table' in entry and 'Details' in entry and 'Hold out this many training images per class' in entry
+
+def test_parameter_types_link_to_their_entries(site):
+    "A parameter of one of smallfast's types links to that type's entry, on its own page"
+    html = (DOCS/'run.html').read_text()
+    entry = html[html.index('id="train"'):]
+    table = entry[entry.index('<table'):entry.index('</table>')]
+    assert '<a class="reference internal" href="core.html#runconfig">' in table and '<a class="reference internal" href="data.html#smalldata">' in table, table
 
 def test_stored_show_doc_outputs_read_in_jupyterlab():
     "JupyterLab's markdown knows no Quarto attributes: no stored show_doc output carries one"
