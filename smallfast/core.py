@@ -9,7 +9,7 @@ __all__ = ['RECIPES', 'CLASSIC', 'MODELS', 'DEFAULT_ARCH', 'DEFAULT_LR', 'DEFAUL
            'MAX_SIZE', 'MEMBER_SEED_STEP', 'FIXMATCH_THRESHOLD', 'TECHNIQUES', 'DEFAULT_TECHNIQUES', 'OPTIONS',
            'is_count', 'check_count', 'in_range', 'check_range', 'check_size', 'write_whole', 'ConfigError',
            'TransferConfig', 'AugConfig', 'VAEConfig', 'SemiConfig', 'RunConfig', 'check_techniques', 'option_default',
-           'default_epochs']
+           'default_epochs', 'check_pool']
 
 # %% ../nbs/00_core.ipynb #7c1e10ab
 import math, numbers, os, tempfile
@@ -291,3 +291,16 @@ def resolved(self:RunConfig, shots:int) -> RunConfig:
     epochs = (self.epochs if self.epochs is not None else max(1, math.floor(default_epochs(self.model, shots, self.aug is not None, self.semi is not None) * self.epoch_scale + 1e-9)))
     transfer = self.transfer if self.model in ('cnn', 'discriminative') else replace(self.transfer, lr_mult=TransferConfig.lr_mult)
     return replace(self, epochs=epochs, epoch_scale=1., transfer=transfer)
+
+# %% ../nbs/00_core.ipynb #207a472f
+@patch
+def batch_size(self:RunConfig, n:int) -> int:
+    "The batch size of a run of this config on `n` training images: `bs`, else 16 up to 200 images and 32 above; never more than `n`"
+    return min(self.bs if self.bs is not None else 16 if n <= 200 else 32, n)
+
+def check_pool(pool:int, # Unlabelled images a semi-supervised run draws from
+               mu:int, # Unlabelled images per labelled one in a batch
+               bs:int # The run's batch size (`RunConfig.batch_size`)
+              ):
+    "A `ConfigError` naming `pool` when `pool` images cannot fill one batch's `mu * bs` draws without drawing an image twice"
+    if pool < mu * bs: raise ConfigError('pool', f"pool={pool}: fewer unlabelled images than one batch draws (mu={mu} per labelled image x a batch of {bs} = {mu * bs}): give at least {mu * bs} unlabelled images, or a smaller mu")

@@ -86,7 +86,7 @@ def _learner(cfg:RunConfig, data:SmallData, device=None, pretrained:bool=True) -
     "A learner for `cfg` on `data`'s training split, with an empty validation set; `pretrained=False`: a transfer network without its ImageNet weights, to load trained ones into"
     train_only = replace(data, x_test=data.x_train[:0], y_test=data.y_train[:0])
     size = cfg.transfer.size if cfg.transfer else None  # the small CNN trains at the images' own size
-    bs, tfms = ifnone(cfg.bs, 16 if len(data.x_train) <= 200 else 32), small_aug(size, flip=cfg.aug.flip) if cfg.aug else None
+    bs, tfms = cfg.batch_size(len(data.x_train)), small_aug(size, flip=cfg.aug.flip) if cfg.aug else None
     loss = CrossEntropyLossFlat(label_smoothing=cfg.label_smoothing)
     dls = small_dls(train_only, bs=bs, size=size if tfms is None else None, batch_tfms=tfms, device=device)
     if cfg.model == 'cnn': return Learner(dls, small_cnn(data.c, data.n_channels), loss_func=loss, metrics=accuracy, cbs=NoValidation())
@@ -119,10 +119,13 @@ def _with_pool(data:SmallData, cap:int, seed:int) -> SmallData:
     return replace(data, x_unlabelled=data.x_unlabelled[np.sort(np.random.default_rng(seed).permutation(len(data.x_unlabelled))[:cap])])
 
 def _prepared(cfg:RunConfig, data:SmallData, seed:int) -> tuple:
-    "(`cfg` resolved for `data`'s labels per class, `data` with its unlabelled pool drawn); a clear error for a classic method"
+    "(`cfg` resolved for `data`'s labels per class, `data` with its unlabelled pool drawn); a clear error for a classic method, or a pool too small for one batch"
     if cfg.model in CLASSIC: raise ValueError(f"model='{cfg.model}' is a classic method on raw pixels: score it with `classic_score`")
     cfg = cfg.resolved(_labels_per_class(data))
-    return cfg, _with_pool(data, cfg.semi.pool, seed) if cfg.semi else data
+    if not cfg.semi: return cfg, data
+    data = _with_pool(data, cfg.semi.pool, seed)
+    check_pool(len(data.x_unlabelled), cfg.semi.mu, cfg.batch_size(len(data.x_train)))
+    return cfg, data
 
 def _member(cfg:RunConfig, data:SmallData, seed:int, device) -> Learner:
     "One training of resolved `cfg` from `seed`, saying what it is (`run_config`) and what made it (`versions`)"

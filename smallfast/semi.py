@@ -188,7 +188,8 @@ def _smoothing(loss_func) -> float:
 
 @patch
 def before_fit(self:FixMatch):
-    "Bring the pool to the training items' shape, and split the learner's batch transforms into preparation and normalisation"
+    "Check the pool fills a batch's draws (`check_pool`), bring it to the training items' shape, and split the learner's batch transforms into preparation and normalisation"
+    check_pool(len(self.pool), self.mu, self.dls.train.bs)
     ref = raw_batch(self.dls.train, [0])[0]
     self.pool, self.cls = _like_items(self.pool, ref), type(ref)
     fs = list(getattr(self.dls.train.after_batch, 'fs', []))

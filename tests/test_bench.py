@@ -267,12 +267,18 @@ def test_semi_supervised_runs_learn_from_the_unlabelled_folder(tmp_path):
     data = image_classes(tmp_path/'imgs', {'ants': 4, 'bees': 4})
     (data/'unlabelled'/'deeper').mkdir(parents=True)
     rng = np.random.default_rng(1)
-    for i in range(5): Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(data/'unlabelled'/'deeper'/f'{i}.png')  # colour, another size: converted
+    for i in range(7): Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(data/'unlabelled'/'deeper'/f'{i}.png')  # colour, another size: converted
     Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(data/'unlabelled'/'grey.png')
-    r = bench('--data', data, '--shots', '3', '--seeds', '1', '--techniques', 'semi', '--epochs', '1', '--pool', '4', '--out', tmp_path/'out')
+    args = ('--data', data, '--shots', '3', '--seeds', '1', '--techniques', 'semi', '--epochs', '1', '--out', tmp_path/'out')
+    for bad, message in ((('--mu', '1', '--pool', '5'), '--pool=5: fewer unlabelled images than one batch draws (mu=1 per labelled image x a batch of 6 = 6)'),
+                         ((), '--pool=8: fewer unlabelled images than one batch draws (mu=7 per labelled image x a batch of 6 = 42)')):  # a batch is the 6 labelled images
+        r = bench(*args, *bad)
+        assert r.returncode == 2 and message in r.stderr and 'Traceback' not in r.stderr, r.stderr
+        assert not (tmp_path/'out').exists()
+    r = bench(*args, '--mu', '1', '--pool', '6')
     assert r.returncode == 0, r.stderr
     rec, = json.loads((tmp_path/'out'/'results.json').read_text())
-    assert rec['unlabelled'] == 4 and rec['config']['semi'] == {'pool': 4}
+    assert rec['unlabelled'] == 6 and rec['config']['semi'] == {'pool': 6, 'mu': 1}
 
 def test_semi_supervised_without_unlabelled_images_is_refused(tmp_path):
     data = image_classes(tmp_path/'imgs', {'ants': 4, 'bees': 4})
