@@ -179,16 +179,18 @@ def summary(records:list) -> str:
     return text[:1].upper() + text[1:]
 
 # %% ../nbs/07_report.ipynb #fc1b9337
+def _duration(s:float) -> str: return f"{s:.0f} seconds" if s < 120 else f"{s / 60:.0f} minutes"
+
 def _measured(records:list) -> str:
     "What the runs measured: how many, seeds, test images, image sizes, total time and hardware"
     import pandas as pd
     df = pd.DataFrame(records)
     sizes = sorted({c.transfer.size for r in records if (c := RunConfig.from_key(r.get('config', {}))).transfer})
     where = lambda d: 'the default device' if d == 'default' else d
-    devices = ', '.join(sorted({f"{where(d)} ({t} threads)" for d, t in zip(df.get('device', pd.Series(['?'] * len(df))), df.get('threads', pd.Series(['?'] * len(df))))}))
+    devices = ', '.join(sorted({f"{where(d)} ({t} thread{'' if t == 1 else 's'})" for d, t in zip(df.get('device', pd.Series(['?'] * len(df))), df.get('threads', pd.Series(['?'] * len(df))))}))
     return (f"{len(df)} runs: {df.seed.nunique()} seed(s)" + (f", {int(df.test_n.max()):,} test images" if 'test_n' in df else '')
             + (f", transfer at {', '.join(map(str, sizes))} px" if sizes else '')
-            + (f", {df.seconds.sum() / 60:.0f} minutes of runs on {devices}" if 'seconds' in df else '') + '.')
+            + (f", {_duration(df.seconds.sum())} of runs on {devices}" if 'seconds' in df else '') + '.')
 
 def write_report(records:list, # Records of a grid
                  out, # Folder to write results.md, curves.png and gains.png into
