@@ -447,9 +447,10 @@ def _on_ray(groups:list, address:str, data:SmallData, held, device, log):
         runs = {task.remote(g, shared, device, 1): g for g in groups}
         pending = list(runs)
         while pending:
-            (ref,), pending = ray.wait(pending, num_returns=1)
-            try: yield 'done', runs[ref], ray.get(ref)
-            except ray.exceptions.RayError as e: yield 'failed', runs[ref], _why(e)
+            ready, pending = ray.wait(pending, num_returns=1, timeout=1.)  # back in Python each second, where Ctrl-C and SIGTERM stop the grid
+            for ref in ready:
+                try: yield 'done', runs[ref], ray.get(ref)
+                except ray.exceptions.RayError as e: yield 'failed', runs[ref], _why(e)
     finally:
         for ref in pending: ray.cancel(ref, force=True)
         if ours: ray.shutdown()

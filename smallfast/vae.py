@@ -345,7 +345,8 @@ def before_batch(self:VAECallback):
 # %% ../nbs/03_vae.ipynb #b1859b15
 def vae_explorer(vae:ConvCVAE, # A trained VAE
                  n_dims:int=4, # Latent dimensions with a slider (the others stay at 0)
-                 scale:float=3.0 # Slider range: -scale to scale standard deviations
+                 scale:float=3.0, # Slider range: -scale to scale standard deviations
+                 frames:int=0 # Values of each slider drawn in advance for a page without a kernel (`Explorer.still_frames`); 0: none
                 ) -> Explorer:
     "An ipywidgets panel: a class menu and sliders over the first latent dimensions, with the decoded image"
     names = vae.vocab or [str(c) for c in range(vae.n_classes)]
@@ -358,4 +359,4 @@ def vae_explorer(vae:ConvCVAE, # A trained VAE
         with torch.no_grad(): explorer.image = vae.decode(z, torch.tensor([label], device=z.device))[0].cpu()
         fig = show_rows([explorer.image[None]], figsize=(2.5, 2.5)); fig.suptitle(names[label], fontsize=10)
         return fig
-    return Explorer(controls, draw, beside=True)
+    return Explorer(controls, draw, beside=True, frames=frames)

@@ -103,12 +103,33 @@ def test_the_bench_page_shows_what_the_command_writes(site):
     assert html.count('<img') >= 2 and 'At 10/class the best on the test images is' in html
 
 def test_the_explorers_show_as_pictures(site):
-    "A saved explorer cannot run on a page: the page shows the picture saved with it, and no widget text"
-    for page, code in (('augment.html', 'explorer = aug_explorer(raw, n=6)'), ('vae.html', 'explorer = vae_explorer(vae)')):
+    "A saved explorer cannot run on a page: the page shows its pictures drawn in advance with sliders, and no widget text"
+    for page, code in (('augment.html', 'explorer = aug_explorer(raw, n=6, frames=2)'), ('vae.html', 'explorer = vae_explorer(vae, frames=5)')):
         html = (DOCS/page).read_text()
         cell, = [c for c in html.split('class="cell docutils container"') if code in re.sub(r'<[^>]+>', '', c)]
-        assert '<img' in cell, page  # the picture; the prose above it says the panel is live once the cell runs
+        assert '<img' in cell and 'class="smallfast-frames"' in cell and cell.count('type="range"') >= 5, page
         assert 'Box(children=' not in html, page
+
+FLIPBOOK = """const box = document.querySelector('.smallfast-frames'), img = box.querySelector('img'), inputs = box.querySelectorAll('input');
+return [img.src.length, img.src.slice(-40), Array.from(inputs).map(i => [i.value, i.nextElementSibling.textContent])];"""
+MOVE = "const input = document.querySelectorAll('.smallfast-frames input')[arguments[0]]; input.value = arguments[1]; input.dispatchEvent(new Event('input'));"
+
+@pytest.mark.parametrize('page', ['augment.html', 'vae.html'])
+def test_an_explorer_moves_on_the_page(site, browser, page):
+    "On the site, moving an explorer's slider swaps its picture and its readout, and puts any other moved slider back"
+    browser.get(site + page)
+    browser.execute_script("document.querySelector('.smallfast-frames').scrollIntoView({block: 'center'})"); time.sleep(1)  # its picture laid out
+    SHOTS.mkdir(parents=True, exist_ok=True); browser.save_screenshot(str(SHOTS/f'site-{page[:-5]}-explorer-start.png'))
+    _, start, controls = browser.execute_script(FLIPBOOK)
+    browser.execute_script(MOVE, 0, 0 if controls[0][0] != '0' else 1)
+    browser.save_screenshot(str(SHOTS/f'site-{page[:-5]}-explorer-moved.png'))
+    _, moved, after = browser.execute_script(FLIPBOOK)
+    assert moved != start and after[0] != controls[0] and after[1:] == controls[1:], (controls, after)
+    browser.execute_script(MOVE, 1, 0 if controls[1][0] != '0' else 1)
+    _, again, last = browser.execute_script(FLIPBOOK)
+    assert again not in (start, moved) and last[0] == controls[0], (controls, last)  # one control at a time: the first went back
+    browser.execute_script(MOVE, 1, controls[1][0])
+    assert browser.execute_script(FLIPBOOK)[1] == start  # every control at its own value: the first picture
 
 def test_checks_fold_under_a_tests_toggle(site, browser):
     "A cell that only checks (test_eq, test_fail, assert) is folded under 'Tests'; the lesson's examples stay open; a reader unfolds the checks"

@@ -48,6 +48,12 @@ table.dataframe th, table.dataframe td, table.fastprogress th, table.fastprogres
 table.dataframe thead th, table.fastprogress thead th { background: var(--color-table-header-background); }
 /* an output wider than a phone (a DataFrame, fastai's training table) scrolls sideways in its own box, the page around it stays put */
 div.cell_output { overflow-x: auto; }
+/* an explorer's pictures drawn in advance: its sliders wrap on a phone, its picture fits the column */
+.smallfast-frames-controls { display: flex; flex-wrap: wrap; gap: .3rem 1.2rem; margin-bottom: .5rem; }
+.smallfast-frames-controls label { display: flex; align-items: center; gap: .4rem; font-size: .85rem; }
+.smallfast-frames-controls output { min-width: 2.5rem; font-family: var(--font-stack--monospace); }
+.smallfast-frames img { max-width: 100%; height: auto; }
+.smallfast-frames-note { font-size: .8rem; color: var(--color-foreground-secondary); }
 """
 
 def reading_order(nbs:Path):
@@ -98,10 +104,35 @@ def directives(src:str) -> list: return [l[2:].strip() for l in src.splitlines()
 def strip_directives(src:str) -> str: return '\n'.join(l for l in src.splitlines() if not l.startswith('#|')).strip()
 
 WIDGET = 'application/vnd.jupyter.widget-view+json'
+FRAMES = 'application/vnd.smallfast.frames+json'  # an `Explorer`'s pictures drawn in advance (`Explorer.still_frames`)
+
+FLIP_SCRIPT = """(function () {
+  const box = document.currentScript.parentElement, data = JSON.parse(box.querySelector('script[type="application/json"]').textContent);
+  const img = box.querySelector('img'), inputs = Array.from(box.querySelectorAll('input'));
+  const show = (input, i) => { input.value = i; input.nextElementSibling.textContent = data.controls[input.dataset.i].labels[i]; };
+  inputs.forEach(input => input.addEventListener('input', () => {
+    inputs.forEach(other => { if (other !== input) show(other, data.controls[other.dataset.i].start); });  // one control moves at a time
+    const c = data.controls[input.dataset.i], i = Number(input.value);
+    show(input, i);
+    img.src = 'data:image/jpeg;base64,' + (c.pictures[i] || data.picture);
+  }));
+})();"""
+
+def flipbook(frames:dict) -> str:
+    "HTML for an explorer's pictures drawn in advance: a slider per control that swaps them, one control at a time, and a line saying so"
+    import html, json
+    sliders = ''.join(f'<label>{html.escape(c["name"])} <input type="range" min="0" max="{len(c["labels"]) - 1}" step="1" value="{c["start"]}" data-i="{i}">'
+                      f'<output>{html.escape(c["labels"][c["start"]])}</output></label>' for i, c in enumerate(frames['controls']))
+    data = json.dumps(frames).replace('</', '<\\/')  # nothing in it can close the script element
+    return (f'<div class="smallfast-frames"><div class="smallfast-frames-controls">{sliders}</div>'
+            f'<img alt="the explorer\'s picture" src="data:image/jpeg;base64,{frames["picture"]}">'
+            '<p class="smallfast-frames-note">Pictures drawn in advance, one control moved at a time: run the notebook for the live panel.</p>'
+            f'<script type="application/json">{data}</script><script>{FLIP_SCRIPT}</script></div>')
 
 def static_output(o:dict) -> dict:
-    "An output without live widgets: a saved ipywidgets view needs a running kernel, so the page shows the picture saved beside it (an `Explorer`'s), else says to run the notebook"
+    "An output without live widgets: a saved ipywidgets view needs a running kernel, so the page shows an explorer's pictures drawn in advance with sliders that swap them, else the picture saved beside it, else says to run the notebook"
     if WIDGET not in o.get('data', {}): return o
+    if FRAMES in o['data']: return dict(o, data={'text/html': flipbook(o['data'][FRAMES]), 'text/plain': '(an interactive ipywidgets panel: run the notebook to use it)'})
     still = {k: v for k, v in o['data'].items() if k == 'image/png'}
     return dict(o, data=still | {'text/plain': '(an interactive ipywidgets panel: run the notebook to use it)'})
 
