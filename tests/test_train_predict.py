@@ -107,7 +107,7 @@ def test_a_transfer_model_of_grey_images_reads_colour_photos(tmp_path):
     (['--technique', 'svm'], '--technique svm is a classic method on raw pixels, not a fastai model'),
     (['--technique', 'baseline,augment'], 'give one technique'),
     (['--technique', 'semi'], '--technique semi learns from unlabelled images and'),
-    (['--technique', 'semi', '--shots', '1'], 'pool=4: fewer unlabelled images than one batch draws (mu=7 per labelled image x a batch of 2 = 14)'),
+    (['--technique', 'semi', '--shots', '1'], 'pool=2: fewer unlabelled images than one batch draws (mu=7 per labelled image x a batch of 2 = 14)'),
     (['--epochs', '0'], '--epochs=0: give a number of epochs'),
     (['--out', '/nonexistent/folder/model.safetensors'], '--out: folder /nonexistent/folder does not exist'),
     (['--out', '/proc/model.safetensors'], '--out: cannot write into /proc'),
