@@ -90,16 +90,3 @@ def test_02_augment_reads_before_it_runs_and_its_explorer_is_live(lab):
             time.sleep(0.5)
         driver.save_screenshot(str(SHOTS/'jupyterlab-02-moved.png'))
         assert moved, 'moving max_rotate did not redraw the picture'
-
-DIRTY = "return window.jupyterapp.shell.currentWidget.context.model.dirty"
-
-@pytest.mark.parametrize('notebook', ['nbs/00_core.ipynb', 'nbs/studies/semi_supervised.ipynb'])
-def test_a_notebook_opens_clean(lab, notebook):
-    "Opened and connected to its kernel, a notebook has nothing to save: what JupyterLab writes on opening is what is stored"
-    url, clone = lab
-    with chromium(1280, 1000) as driver:
-        driver.get(f'{url}/lab/tree/{notebook}')
-        wait_for(driver, NOTEBOOK, what='the notebook')
-        wait_for(driver, KERNEL_IDLE, what='the kernel')
-        time.sleep(3)  # the kernel's language_info arrives after it is idle
-        assert driver.execute_script(DIRTY) is False, (f'{notebook} opens with unsaved changes', driver.execute_script('const m = window.jupyterapp.shell.currentWidget.context.model; return [JSON.stringify(m.metadata), m.nbformat, m.nbformatMinor]'))
