@@ -62,24 +62,48 @@ def markdown_table(df) -> str:
     rows = [[''] + list(map(str, df.columns))] + [[str(i)] + list(map(str, r)) for i, r in zip(df.index, df.values)]
     return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows[:1] + [['---'] * len(rows[0])] + rows[1:])
 
+# %% ../nbs/07_report.ipynb #5f3c054e
+def _plot(mean, # Mean per shot size (rows) and technique (columns)
+          std, # Its spread over seeds, shaped alike
+          colour:dict, # Technique -> matplotlib colour
+          value:str, # What the numbers are, for the axis
+          title:str, # The plot's title
+          fn=None, # Save the figure here when given
+          spread:float=0., # Shift each technique's markers along x by this fraction, so overlapping error bars stay readable
+          zero:bool=False # Draw a line at 0
+         ):
+    "Lines against labels per class, one per technique; at one shot size a point per technique, the names down the side"
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
+    ts = list(mean.columns)
+    if len(mean.index) == 1:
+        fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.4 * len(ts)))
+        for i, t in enumerate(ts):
+            ax.errorbar(mean[t].iloc[0], i, xerr=std[t].iloc[0], marker='o', capsize=4, color=colour[t], mfc='white' if t in CLASSIC else colour[t])
+        ax.set_yticks(range(len(ts)), ts); ax.invert_yaxis(); ax.set_xlabel(f'{value} at {mean.index[0]} labelled images per class')
+        if zero: ax.axvline(0, color='grey', lw=1)
+    else:
+        fig, ax = plt.subplots(figsize=(7.5, 4.8))
+        for i, t in enumerate(ts):
+            x = mean.index * (1 + spread * (i - len(ts) / 2))
+            ax.errorbar(x, mean[t], yerr=std[t], marker='o', capsize=4, label=t, color=colour[t], linestyle='--' if t in CLASSIC else '-')
+        if zero: ax.axhline(0, color='grey', lw=1)
+        ax.set_xscale('log'); ax.xaxis.set_minor_locator(NullLocator()); ax.set_xticks(list(mean.index)); ax.set_xticklabels(list(mean.index))
+        ax.set_xlabel('labelled training images per class'); ax.set_ylabel(value)
+        ax.legend(fontsize=8, loc='center left', bbox_to_anchor=(1.01, 0.5))
+    ax.set_title(title); ax.grid(alpha=0.3)
+    if fn: write_whole(fn, lambda tmp: fig.savefig(tmp, format=Path(fn).suffix[1:] or 'png', dpi=120, bbox_inches='tight'))
+    return fig
+
 # %% ../nbs/07_report.ipynb #0babca05
 def plot_curves(records:list, # Records of a grid
                 title:str='', # The plot's title
                 fn=None # Save the figure here when given
                ):
     "Accuracy against labelled images per class, one line per technique, error bars over seeds"
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullLocator
     mean, std, _ = _summary(records)
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    for i, t in enumerate(mean.columns):
-        ax.errorbar(mean.index, mean[t], yerr=std[t], marker='o', capsize=4, label=t, color=f'C{i % 10}', linestyle='--' if t in CLASSIC else '-')
-    ax.set_xscale('log'); ax.xaxis.set_minor_locator(NullLocator()); ax.set_xticks(list(mean.index)); ax.set_xticklabels(list(mean.index))
-    ax.set_xlabel('labelled training images per class'); ax.set_ylabel('test accuracy (%)')
-    ax.set_title(title or 'accuracy against labels per class (mean and std over seeds)'); ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc='center left', bbox_to_anchor=(1.01, 0.5))
-    if fn: write_whole(fn, lambda tmp: fig.savefig(tmp, format=Path(fn).suffix[1:] or 'png', dpi=120, bbox_inches='tight'))
-    return fig
+    colour = {t: f'C{i % 10}' for i, t in enumerate(mean.columns)}
+    return _plot(mean, std, colour, 'test accuracy (%)', title or 'accuracy against labels per class (mean and std over seeds)', fn)
 
 # %% ../nbs/07_report.ipynb #17b5bb32
 def plot_gains(records:list, # Records of a grid
@@ -88,25 +112,15 @@ def plot_gains(records:list, # Records of a grid
                fn=None # Save the figure here when given
               ):
     "Points each technique gains over `reference` against labels per class, mean and std over seeds of the paired differences"
-    import pandas as pd, matplotlib.pyplot as plt
-    from matplotlib.ticker import NullLocator
+    import pandas as pd
     df = pd.DataFrame(records)
     acc = df.pivot_table(index=['shots', 'seed'], columns='technique', values='accuracy')
     every = list(dict.fromkeys(df.technique))  # each technique keeps its colour of `plot_curves`
     order = [t for t in every if t != reference]
     diff = acc[order].sub(acc[reference], axis=0).mul(100).groupby(level='shots')
     mean, std = diff.mean(), diff.std().fillna(0)
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    for i, t in enumerate(order):
-        x = mean.index * (1 + 0.02 * (i - len(order) / 2))  # spread the markers a little: overlapping error bars stay readable
-        ax.errorbar(x, mean[t], yerr=std[t], marker='o', capsize=4, label=t, color=f'C{every.index(t) % 10}', linestyle='--' if t in CLASSIC else '-')
-    ax.axhline(0, color='grey', lw=1)
-    ax.set_xscale('log'); ax.xaxis.set_minor_locator(NullLocator()); ax.set_xticks(list(mean.index)); ax.set_xticklabels(list(mean.index))
-    ax.set_xlabel('labelled training images per class'); ax.set_ylabel(f'points over {reference}, run by run')
-    ax.set_title(title or f'gain over {reference} (mean and std over seeds)'); ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc='center left', bbox_to_anchor=(1.01, 0.5))
-    if fn: write_whole(fn, lambda tmp: fig.savefig(tmp, format=Path(fn).suffix[1:] or 'png', dpi=120, bbox_inches='tight'))
-    return fig
+    colour = {t: f'C{every.index(t) % 10}' for t in order}
+    return _plot(mean, std, colour, f'points over {reference}, run by run', title or f'gain over {reference} (mean and std over seeds)', fn, spread=0.02, zero=True)
 
 # %% ../nbs/07_report.ipynb #ea975de6
 @dataclass(frozen=True)
