@@ -102,6 +102,12 @@ def test_the_bench_page_shows_what_the_command_writes(site):
     html = (DOCS/'cli.html').read_text()
     assert html.count('<img') >= 2 and 'At 10/class the best on the test images is' in html
 
+def test_every_study_page_has_a_plot(site):
+    "A study's result is a plot as well as a table: each study page shows at least one picture drawn from its records"
+    studies = [p for p in pages() if p.startswith('studies/')]
+    assert len(studies) >= 11
+    for p in studies: assert '<img' in (DOCS/p).read_text(), p
+
 def test_the_explorers_show_as_pictures(site):
     "A saved explorer cannot run on a page: the page shows its pictures drawn in advance with sliders, and no widget text"
     for page, code in (('augment.html', 'explorer = aug_explorer(raw, n=6, frames=2)'), ('vae.html', 'explorer = vae_explorer(vae, frames=5)')):
