@@ -13,7 +13,6 @@ __all__ = ['STRENGTHS', 'FRAMES', 'check_images', 'RandomErasing', 'GaussianNois
 import base64, io, os, statistics, time
 from dataclasses import replace
 
-import ipywidgets as w  # `Explorer` is an ipywidgets panel; pyplot and IPython's display are imported where they draw
 import numpy as np
 import torch
 from fastcore.all import *
@@ -211,18 +210,19 @@ def _saved(fig, dpi=None, fmt:str='png') -> bytes:
     fig.savefig(buf, format=fmt, bbox_inches='tight', **kw, **(dict(pil_kwargs=dict(quality=75)) if fmt == 'jpeg' else {}))
     return buf.getvalue()
 
-class Explorer(w.Box):
+class Explorer:
     "An ipywidgets panel of `controls` and the figure `draw(explorer, **values)` makes of their values, redrawn when one moves; shown as that picture where widgets cannot run"
     def __init__(self, controls:dict, # {argument of `draw`: ipywidgets control}
                  draw, # Called with the explorer and the controls' values; returns a matplotlib figure
                  beside:bool=False, # Controls in a column beside the picture; default: in two columns above it
                  frames:int=0 # Pictures drawn in advance for a page without a kernel: this many values of each slider (`still_frames`); 0: none
                 ):
+        import ipywidgets as w  # here, not at the top: importing smallfast needs no widgets
         self.controls, self._draw, self.out, self.frames = controls, draw, w.Output(), frames
         cs = list(controls.values())
         for c in cs: c.style.description_width = 'initial'  # each label in full
         panel = w.VBox(cs) if beside else w.HBox([w.VBox(cs[:(len(cs) + 1) // 2]), w.VBox(cs[(len(cs) + 1) // 2:])])
-        super().__init__([panel, self.out], layout=w.Layout(display='flex', flex_flow='row' if beside else 'column'))
+        self.box = w.Box([panel, self.out], layout=w.Layout(display='flex', flex_flow='row' if beside else 'column'))  # the panel JupyterLab shows
         for c in cs: c.observe(lambda change: self.redraw(), names='value')
         self.redraw()
 
@@ -236,7 +236,7 @@ class Explorer(w.Box):
         plt.close(fig)
 
     def _repr_mimebundle_(self, **kwargs):
-        return super()._repr_mimebundle_(**kwargs) | {'image/png': base64.b64encode(self.png).decode(),
+        return self.box._repr_mimebundle_(**kwargs) | {'image/png': base64.b64encode(self.png).decode(),
                                                     'text/plain': f'{type(self).__name__}: run this cell for live controls'} \
                | ({FRAMES: self.still_frames(self.frames)} if self.frames else {})
 
@@ -245,6 +245,7 @@ FRAMES = 'application/vnd.smallfast.frames+json'  # an `Explorer`'s pictures dra
 
 def _choices(c, n:int) -> list:
     "(label, value) pairs a page steps control `c` through: a checkbox both ways, a menu's options, or `n` values of a slider from its minimum to its maximum and its own value"
+    import ipywidgets as w
     if isinstance(c, w.Checkbox): return [('off', False), ('on', True)]
     if isinstance(c, w.Dropdown): return [o if isinstance(o, tuple) else (str(o), o) for o in c.options]
     return [(f"{v:.3g}", v) for v in sorted({round(float(v), 6) for v in np.linspace(c.min, c.max, n)} | {round(float(c.value), 6)})]
@@ -277,6 +278,7 @@ def aug_explorer(dls, # DataLoaders whose training images are shown, one of each
                  frames:int=0 # Values of each slider drawn in advance for a page without a kernel (`Explorer.still_frames`); 0: none
                 ) -> Explorer:
     "An ipywidgets panel: sliders for `small_aug`'s strengths and a grid of the same images augmented live"
+    import ipywidgets as w
     size = tuple(augmented_rows(dls, 1, 0)[0].shape[-2:])
     controls = {k: w.FloatSlider(value=d, min=lo, max=hi, step=(hi - lo) / 50, description=k, continuous_update=False) for k, (lo, hi, d) in STRENGTHS.items()}
     controls['flip'] = w.Checkbox(value=True, description='flip')

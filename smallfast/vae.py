@@ -20,7 +20,6 @@ from torch import nn
 from fastcore.all import *
 from .core import *
 from .data import *
-import ipywidgets as w
 from .augment import Explorer, check_images, show_rows
 from fastai.callback.core import Callback, CancelValidException
 from fastai.callback.training import GradientClip
@@ -350,6 +349,7 @@ def vae_explorer(vae:ConvCVAE, # A trained VAE
                 ) -> Explorer:
     "An ipywidgets panel: a class menu and sliders over the first latent dimensions, with the decoded image"
     names = vae.vocab or [str(c) for c in range(vae.n_classes)]
+    import ipywidgets as w
     controls = dict(label=w.Dropdown(options=list(zip(names, range(vae.n_classes))), value=0, description='class'))
     controls.update({f'z{i}': w.FloatSlider(value=0., min=-scale, max=scale, step=scale / 30, description=f'z[{i}]', continuous_update=True)
                      for i in range(min(n_dims, vae.latent_dim))})
