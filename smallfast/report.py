@@ -100,7 +100,7 @@ def plot_curves(records:list, # Records of a grid
                 title:str='', # The plot's title
                 fn=None # Save the figure here when given
                ):
-    "Accuracy against labelled images per class, one line per technique, error bars over seeds"
+    "Accuracy against labelled images per class, one line per technique (a point each for one shot size), error bars over seeds"
     mean, std, _ = _summary(records)
     colour = {t: f'C{i % 10}' for i, t in enumerate(mean.columns)}
     return _plot(mean, std, colour, 'test accuracy (%)', title or 'accuracy against labels per class (mean and std over seeds)', fn)

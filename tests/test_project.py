@@ -18,7 +18,7 @@ def test_readme_is_made_from_index_notebook():
     assert r.returncode == 0, r.stderr
 
 def test_the_library_imports_no_notebook_stack():
-    "Importing every module loads no widgets, IPython or notebook tools: they are imported where an explorer is drawn (matplotlib comes with fastai)"
+    "Importing every module but `showdoc` (nbdev's renderer of the docs) loads no widgets, IPython or notebook tools: they are imported where an explorer is drawn (matplotlib comes with fastai)"
     code = ("import sys, smallfast.core, smallfast.data, smallfast.transfer, smallfast.augment, smallfast.vae, smallfast.semi, smallfast.run, smallfast.active, smallfast.grid, smallfast.report, smallfast.cli; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'ipywidgets', 'IPython', 'jupyterlab', 'nbdev'}))")
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)

@@ -1,4 +1,5 @@
 """results/ holds one folder per page that states a measured result, each indexed in results/README.md."""
+import re
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -17,7 +18,7 @@ def test_every_grid_is_indexed():
     assert len(files) >= 25
     for f in files:
         where = f.parent.relative_to(RESULTS).as_posix() if f.name == 'results.json' else f.relative_to(RESULTS).as_posix()
-        assert f'`{where}`' in index or f'results/{where}' in index, where
+        assert f'`{where}`' in index or re.search(rf'results/{re.escape(where)}(?![\w/-])', index), where  # the whole path, not the start of a longer one
 
 def test_a_run_in_two_folders_has_one_answer_where_its_records_say_it_ran_alike():
     "The same run (`run_key`) on the same device, threads and named smallfast version scores the same in every folder that holds it"
