@@ -1,5 +1,5 @@
 "Files and trust, as a hostile or unlucky user meets them: outputs that never clobber, results that know their data, folders read one way, CSV that keeps its rows, one-line interrupts"
-import csv, io, json, os, signal, subprocess, sys, time, warnings
+import csv, io, json, os, shutil, signal, subprocess, sys, time, warnings
 from pathlib import Path
 import numpy as np
 import pytest
@@ -104,14 +104,27 @@ def test_a_class_with_one_image_is_named_as_never_scored(tmp_path):
 @pytest.mark.parametrize('command', ['smallfast-predict', 'smallfast-demo'])
 def test_ctrl_c_is_one_line(baseline, command):
     fn, data = baseline
-    (data.parent/'waiting').mkdir(exist_ok=True)
-    if not (fifo := data.parent/'waiting'/'pipe.png').exists(): os.mkfifo(fifo)  # reading it waits for a writer that never comes: the command is busy when the signal arrives
-    args = [fn, data.parent/'waiting'] if command == 'smallfast-predict' else ['--epochs', '1000']
+    many = data.parent/'many'
+    if not many.exists():  # enough images, one a batch, that predicting them takes a while
+        many.mkdir(); one = next(data.rglob('*.png'))
+        for i in range(2000): shutil.copy(one, many/f'{i}.png')
+    args = [fn, many, '--bs', '1'] if command == 'smallfast-predict' else ['--epochs', '1000']
     p = subprocess.Popen([BIN/command, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
+    _at_work(p, many) if command == 'smallfast-predict' else p.stdout.readline()  # demo prints its data, then trains: the signal comes once the command works, not while Python starts
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=120)
     assert p.returncode == 130 and 'Traceback' not in err and len(err.strip().splitlines()) == 1 and 'interrupted' in err, err
+
+def _at_work(p, folder, timeout:float=120):
+    "Wait until process `p` holds `folder` or a file in it open: it is reading the images, past starting Python and loading the model"
+    end, fds = time.monotonic() + timeout, Path(f'/proc/{p.pid}/fd')
+    while time.monotonic() < end and p.poll() is None:
+        for fd in fds.glob('*'):
+            try:
+                if os.readlink(fd).startswith(str(folder.resolve())): return
+            except OSError: pass  # closed while listed
+        time.sleep(0.005)
+    raise AssertionError(f"{p.args[0]} never opened {folder}")
 
 # 10. tiny images, test-time passes that change nothing, extension-less images, warnings, lock files
 def test_images_under_8_pixels_are_warned_of(tmp_path):
