@@ -79,14 +79,14 @@ def _pool_size(data, shots:int, valid) -> int:
     return len(data.x_unlabelled) if data.x_unlabelled is not None else max(0, len(data.x_train) - data.c * (shots + (valid or 0)))
 
 def _check_pool(configs:dict, data, data_arg, shots:list, valid):
-    "A clear error, before any run, when a semi-supervised technique would find no unlabelled image, or fewer than one of its batches draws"
+    "A clear error, before any run, when a semi-supervised technique would find no unlabelled image, fewer than one of its batches draws, or no epoch after its warm-up"
     semi = {n: c for n, c in configs.items() if c.semi}
     if not semi: return
     if _pool_size(data, max(shots), valid) == 0:
         raise ValueError(f"--techniques {','.join(semi)} learn from unlabelled images, and {data_arg or 'the data'} has none: no unlabelled/ folder, "
                          f"and every training image is labelled{' or held out' if valid else ''} at {max(shots)} per class")
     for c in semi.values():
-        for n in shots: check_pool(min(_pool_size(data, n, valid), c.semi.pool or float('inf')), c.semi.mu, c.batch_size(data.c * n))
+        for n in shots: c.resolved(n); check_pool(min(_pool_size(data, n, valid), c.semi.pool or float('inf')), c.semi.mu, c.batch_size(data.c * n))
 
 # %% ../nbs/08_cli.ipynb #9ebe0d01
 def _interrupt(signum, frame): raise KeyboardInterrupt
@@ -101,6 +101,7 @@ def _title(name:str, configs:dict, seeds:int, n_test:int) -> str:
     if (members := {c.members for c in cfgs if c.members > 1}): title += f", ensembles of {', '.join(map(str, sorted(members)))} trainings"
     if (emas := {c.ema for c in cfgs if c.ema}): title += f", weights averaged (decay {', '.join(map(str, sorted(emas)))})"
     if (adaptive := {c.semi.adaptive for c in cfgs if c.semi and c.semi.adaptive}): title += f", FreeMatch's threshold (momentum {', '.join(map(str, sorted(adaptive)))})"
+    if (warm := {c.semi.warmup for c in cfgs if c.semi and c.semi.warmup}): title += f", a warm start of {', '.join(map(str, sorted(warm)))} epochs on the labels alone"
     return title
 
 # %% ../nbs/08_cli.ipynb #3314339c
@@ -141,6 +142,7 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
           threshold:float=option_default('threshold'), # FixMatch's confidence threshold in the semi-supervised techniques; default 0.95, or FreeMatch's with --adaptive
           adaptive:float=option_default('adaptive'), # FreeMatch's self-adaptive threshold in the semi-supervised techniques, with this momentum (0.999 is FreeMatch's); default: a fixed threshold
           cutout:float=option_default('cutout'), # Largest cutout of FixMatch's strong view, a fraction of the image, 0 for none
+          warmup:int=option_default('warmup'), # Epochs of the semi-supervised techniques on their labels alone before the unlabelled images join (a warm start)
           workers:str='auto', # Runs at a time on this machine, each in its own process with its share of the CPU cores, or on the GPUs in turn; 'auto': one per core on a CPU (at most 8), one per GPU, one at a time for a grid of a few runs
           ray:str=None, # Run the grid on Ray: 'local' starts Ray here, 'auto' joins the cluster running here, else the head node's HOST:PORT (pip install 'smallfast[ray]')
           export:str=None, # Then train the deep technique with the best held-out accuracy (needs --valid) on every labelled image, and write it to this model file
@@ -159,7 +161,7 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
         if ray and workers not in ('auto', 1): raise ValueError(f"--workers {workers} and --ray {ray}: give one of them (Ray places the runs itself)")
         if valid is not None and valid < 1: raise ValueError(f"--valid is a number of images per class, a positive integer, got {valid}")
         options = dict(epochs=epochs, size=size, arch=arch, flip=False if no_flip else None, mixup=mixup, tta_passes=tta_passes, members=members,
-                       ema=ema, mu=mu, pool=pool, threshold=threshold, adaptive=adaptive, cutout=cutout)
+                       ema=ema, mu=mu, pool=pool, threshold=threshold, adaptive=adaptive, cutout=cutout, warmup=warmup)
         options = (QUICK if quick else {}) | {k: v for k, v in options.items() if not (quick and k in QUICK)}
         configs = bench_configs(techniques or ','.join(DEFAULT_TECHNIQUES), **options)
         if techniques and len(configs) < len(techniques.split(',')): print(f"smallfast-bench: each technique runs once: {', '.join(configs)}", file=sys.stderr)
@@ -551,9 +553,9 @@ def augbench(sizes:str='64,224', # Output sizes, comma separated
 # %% ../nbs/08_cli.ipynb #b7926e53
 bench_main = console(bench, 'smallfast-bench',
     metavars=dict(data='PATH', shots='LIST', seeds='N', techniques='LIST', epochs='N', size='PX', out='PATH', test_n='N', device='{cpu,cuda}',
-                  valid='N', mixup='ALPHA', arch='NAME', tta_passes='N', members='N', ema='DECAY', mu='N', pool='N', threshold='P', adaptive='MOMENTUM', cutout='AREA', export='PATH', format='{safetensors,fastai}', workers='{auto,N}', ray='ADDRESS'),
+                  valid='N', mixup='ALPHA', arch='NAME', tta_passes='N', members='N', ema='DECAY', mu='N', pool='N', threshold='P', adaptive='MOMENTUM', cutout='AREA', warmup='N', export='PATH', format='{safetensors,fastai}', workers='{auto,N}', ray='ADDRESS'),
     groups={'data': ['data', 'shots', 'seeds', 'valid', 'test_n'], 'techniques': ['techniques', 'arch', 'size'],
-            'training': ['epochs', 'no_flip', 'mixup', 'members', 'ema', 'device'], 'unlabelled images': ['mu', 'pool', 'threshold', 'adaptive', 'cutout'], 'scoring': ['tta_passes'], 'runs at once': ['workers', 'ray'], 'output': ['out', 'quick', 'export', 'format', 'force']},
+            'training': ['epochs', 'no_flip', 'mixup', 'members', 'ema', 'device'], 'unlabelled images': ['mu', 'pool', 'threshold', 'adaptive', 'cutout', 'warmup'], 'scoring': ['tta_passes'], 'runs at once': ['workers', 'ray'], 'output': ['out', 'quick', 'export', 'format', 'force']},
     example='smallfast-bench --data path/to/images --shots 10,50 --seeds 3 --techniques baseline,transfer,all,all+tta,svm --valid 20')
 demo_main = console(demo, 'smallfast-demo', metavars=dict(n_per_class='N', epochs='N', seed='N'), example='smallfast-demo --n-per-class 10')
 augbench_main = console(augbench, 'smallfast-augbench', metavars=dict(sizes='LIST', channels='LIST', n='N', bs='N', runs='N', workers='N', device='{cpu,cuda}', out='PATH'),

@@ -158,6 +158,7 @@ class SemiConfig:
     adaptive:float=None # Momentum of FreeMatch's self-adaptive threshold, which follows the model's confidence (0.999 is FreeMatch's); None: a fixed threshold
     weight:float=1. # Weight of the unlabelled loss
     cutout:float=0.25 # Largest area of the strong view's cutout, a fraction of the image; 0: none
+    warmup:int=0 # Epochs on the labelled images alone before the unlabelled loss starts (a warm start); 0: from the first
     def __post_init__(self):
         _checked(self, dict(
             pool=(_or_none(is_count), "give a largest number of unlabelled images, a positive integer"),
@@ -165,7 +166,8 @@ class SemiConfig:
             threshold=(_or_none(lambda v: _positive(v) and v <= 1), "give a confidence above 0 and at most 1 (0.95 is FixMatch's)"),
             adaptive=(_or_none(lambda v: _positive(v) and v < 1), "give the momentum of FreeMatch's threshold, above 0 and below 1 (0.999 is FreeMatch's)"),
             weight=(_positive, "give a positive weight of the unlabelled loss (1 is FixMatch's)"),
-            cutout=(lambda v: in_range(v, 0, 1), "give a fraction of the image from 0 (no cutout) to 1")))
+            cutout=(lambda v: in_range(v, 0, 1), "give a fraction of the image from 0 (no cutout) to 1"),
+            warmup=(lambda v: is_count(v, 0), "give a whole number of epochs on the labels alone, 0 or more")))
         if self.adaptive is not None and self.threshold is not None:
             raise ConfigError('threshold', f"threshold={self.threshold} contradicts adaptive={self.adaptive}: FreeMatch's threshold adapts itself to the model's confidence; leave threshold unset, or adaptive for a fixed one")
 
@@ -289,6 +291,8 @@ def resolved(self:RunConfig, shots:int) -> RunConfig:
     "This config as it runs at `shots` labels per class: its epochs fixed, and the head-to-stem ratio at its default where only 'discriminative' uses it"
     if self.model in CLASSIC: return RunConfig(model=self.model)
     epochs = (self.epochs if self.epochs is not None else max(1, math.floor(default_epochs(self.model, shots, self.aug is not None, self.semi is not None) * self.epoch_scale + 1e-9)))
+    if self.semi and self.semi.warmup >= epochs:
+        raise ConfigError('warmup', f"warmup={self.semi.warmup}: the run's {epochs} epochs leave none for the unlabelled images; give fewer warm-up epochs than epochs")
     transfer = self.transfer if self.model in ('cnn', 'discriminative') else replace(self.transfer, lr_mult=TransferConfig.lr_mult)
     return replace(self, epochs=epochs, epoch_scale=1., transfer=transfer)
 

@@ -169,15 +169,16 @@ class FixMatch(Callback):
                  threshold:float=SemiConfig.threshold, # Least top probability of the weak view for its pseudo-label to count, in (0, 1]; None: `FIXMATCH_THRESHOLD`, or FreeMatch's with `adaptive`
                  adaptive:float=SemiConfig.adaptive, # Momentum of FreeMatch's self-adaptive threshold (`freematch_threshold`); None: a fixed threshold
                  weight:float=SemiConfig.weight, # Weight of the unlabelled loss
+                 warmup:int=SemiConfig.warmup, # Training epochs on the labelled images alone before the unlabelled ones join, counted over every fit
                  weak:list=None, # Batch transforms of the weak view; default `weak_aug()`
                  strong:list=None, # Batch transforms of the strong view; default `strong_aug()`
                  true_labels=None): # The pool's true labels, to record the pseudo-labels' accuracy (studies only; never used to train)
         if len(unlabelled) == 0: raise ValueError("FixMatch: the pool of unlabelled images is empty")
-        SemiConfig(mu=mu, threshold=threshold, adaptive=adaptive, weight=weight)  # checked as a run's settings are
+        SemiConfig(mu=mu, threshold=threshold, adaptive=adaptive, weight=weight, warmup=warmup)  # checked as a run's settings are
         if true_labels is not None and len(true_labels) != len(unlabelled): raise ValueError(f"true_labels: {len(true_labels)} labels for {len(unlabelled)} unlabelled images")
         self.pool, self.true_labels = _pool_tensor(unlabelled), None if true_labels is None else torch.as_tensor(np.asarray(true_labels))
         self.threshold = threshold if threshold is not None or adaptive else FIXMATCH_THRESHOLD
-        store_attr('mu,adaptive,weight'); self.level = None; self.weak_tfms, self.strong_tfms = ifnone(weak, weak_aug()), ifnone(strong, strong_aug())
+        store_attr('mu,adaptive,weight,warmup'); self.level, self.epochs_done = None, 0; self.weak_tfms, self.strong_tfms = ifnone(weak, weak_aug()), ifnone(strong, strong_aug())
         self.history = []
 
 # %% ../nbs/04_semi.ipynb #bb407e4d
@@ -216,8 +217,15 @@ def _draw(self:FixMatch, n:int) -> torch.Tensor:
 def before_epoch(self:FixMatch): self.seen, self.kept, self.right, self.losses = 0, 0, 0, []
 
 @patch
+def after_train(self:FixMatch): self.epochs_done += 1  # training epochs of every fit: a transfer recipe's two fits count as one schedule
+
+@patch(as_prop=True)
+def warming(self:FixMatch) -> bool: return self.epochs_done < self.warmup
+
+@patch
 def before_batch(self:FixMatch):
-    "Append the weak and strong views of `mu` times a batch of unlabelled images to the training batch"
+    "Append the weak and strong views of `mu` times a batch of unlabelled images to the training batch, once the warm-up epochs are over"
+    if self.warming: return
     self.idx = self._draw(self.mu * self.dls.train.bs)
     u = self.prep(self.cls(self.pool[self.idx].to(self.dls.device)))
     self.n_labelled = len(self.xb[0])
@@ -227,6 +235,7 @@ def before_batch(self:FixMatch):
 @patch
 def after_pred(self:FixMatch):
     "Score the unlabelled part of the predictions; leave the labelled part for the learner's loss"
+    if self.warming: return
     n, nu = self.n_labelled, len(self.idx)
     threshold = self.threshold
     if self.adaptive: self.level, self.p_model, threshold = freematch_threshold(self.pred[n:n + nu].detach().float().softmax(-1), self.level, self.p_model, self.adaptive)
@@ -238,14 +247,15 @@ def after_pred(self:FixMatch):
 @patch
 def after_loss(self:FixMatch):
     "Add the weighted unlabelled loss"
+    if self.warming: return
     self.learn.loss_grad = self.loss_grad + self.weight * self.loss_u
     self.learn.loss = self.loss_grad.clone()
 
 @patch
 def after_epoch(self:FixMatch):
     "Record the epoch's mask rate, unlabelled loss, threshold (FreeMatch's global level when adaptive) and, when the pool's labels are known, the pseudo-labels' accuracy"
-    if not self.seen: return  # a `get_preds` or `validate` pass, not a training epoch
-    self.history.append(dict(epoch=len(self.history), mask_rate=self.kept / self.seen, loss_u=float(np.mean(self.losses)),
+    if not self.seen: return  # a warm-up epoch, or a `get_preds` or `validate` pass
+    self.history.append(dict(epoch=self.epochs_done - 1, mask_rate=self.kept / self.seen, loss_u=float(np.mean(self.losses)),
                              threshold=float(self.level) if self.adaptive else self.threshold,
                              pseudo_accuracy=self.right / self.kept if self.true_labels is not None and self.kept else None))
 
