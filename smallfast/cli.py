@@ -101,7 +101,7 @@ def _title(name:str, configs:dict, seeds:int, n_test:int) -> str:
     if (members := {c.members for c in cfgs if c.members > 1}): title += f", ensembles of {', '.join(map(str, sorted(members)))} trainings"
     if (emas := {c.ema for c in cfgs if c.ema}): title += f", weights averaged (decay {', '.join(map(str, sorted(emas)))})"
     if (adaptive := {c.semi.adaptive for c in cfgs if c.semi and c.semi.adaptive}): title += f", FreeMatch's threshold (momentum {', '.join(map(str, sorted(adaptive)))})"
-    if (warm := {c.semi.warmup for c in cfgs if c.semi and c.semi.warmup}): title += f", a warm start of {', '.join(map(str, sorted(warm)))} epochs on the labels alone"
+    if (warm := {c.semi.warmup for c in cfgs if c.semi and c.semi.warmup}): title += f", the first {', '.join(f'{w:.0%}' for w in sorted(warm))} of the epochs on the labels alone"
     return title
 
 # %% ../nbs/08_cli.ipynb #3314339c
@@ -142,7 +142,7 @@ def bench(data:str=None, # Image folder or folder of IDX files, or 'digits' or '
           threshold:float=option_default('threshold'), # FixMatch's confidence threshold in the semi-supervised techniques; default 0.95, or FreeMatch's with --adaptive
           adaptive:float=option_default('adaptive'), # FreeMatch's self-adaptive threshold in the semi-supervised techniques, with this momentum (0.999 is FreeMatch's); default: a fixed threshold
           cutout:float=option_default('cutout'), # Largest cutout of FixMatch's strong view, a fraction of the image, 0 for none
-          warmup:int=option_default('warmup'), # Epochs of the semi-supervised techniques on their labels alone before the unlabelled images join (a warm start)
+          warmup:float=option_default('warmup'), # Fraction of the semi-supervised techniques' epochs on their labels alone before the unlabelled images join (a warm start)
           workers:str='auto', # Runs at a time on this machine, each in its own process with its share of the CPU cores, or on the GPUs in turn; 'auto': one per core on a CPU (at most 8), one per GPU, one at a time for a grid of a few runs
           ray:str=None, # Run the grid on Ray: 'local' starts Ray here, 'auto' joins the cluster running here, else the head node's HOST:PORT (pip install 'smallfast[ray]')
           export:str=None, # Then train the deep technique with the best held-out accuracy (needs --valid) on every labelled image, and write it to this model file
@@ -553,7 +553,7 @@ def augbench(sizes:str='64,224', # Output sizes, comma separated
 # %% ../nbs/08_cli.ipynb #b7926e53
 bench_main = console(bench, 'smallfast-bench',
     metavars=dict(data='PATH', shots='LIST', seeds='N', techniques='LIST', epochs='N', size='PX', out='PATH', test_n='N', device='{cpu,cuda}',
-                  valid='N', mixup='ALPHA', arch='NAME', tta_passes='N', members='N', ema='DECAY', mu='N', pool='N', threshold='P', adaptive='MOMENTUM', cutout='AREA', warmup='N', export='PATH', format='{safetensors,fastai}', workers='{auto,N}', ray='ADDRESS'),
+                  valid='N', mixup='ALPHA', arch='NAME', tta_passes='N', members='N', ema='DECAY', mu='N', pool='N', threshold='P', adaptive='MOMENTUM', cutout='AREA', warmup='FRACTION', export='PATH', format='{safetensors,fastai}', workers='{auto,N}', ray='ADDRESS'),
     groups={'data': ['data', 'shots', 'seeds', 'valid', 'test_n'], 'techniques': ['techniques', 'arch', 'size'],
             'training': ['epochs', 'no_flip', 'mixup', 'members', 'ema', 'device'], 'unlabelled images': ['mu', 'pool', 'threshold', 'adaptive', 'cutout', 'warmup'], 'scoring': ['tta_passes'], 'runs at once': ['workers', 'ray'], 'output': ['out', 'quick', 'export', 'format', 'force']},
     example='smallfast-bench --data path/to/images --shots 10,50 --seeds 3 --techniques baseline,transfer,all,all+tta,svm --valid 20')

@@ -158,7 +158,7 @@ class SemiConfig:
     adaptive:float=None # Momentum of FreeMatch's self-adaptive threshold, which follows the model's confidence (0.999 is FreeMatch's); None: a fixed threshold
     weight:float=1. # Weight of the unlabelled loss
     cutout:float=0.25 # Largest area of the strong view's cutout, a fraction of the image; 0: none
-    warmup:int=0 # Epochs on the labelled images alone before the unlabelled loss starts (a warm start); 0: from the first
+    warmup:float=0. # Fraction of the run's epochs on the labelled images alone before the unlabelled loss starts (a warm start); 0: from the first
     def __post_init__(self):
         _checked(self, dict(
             pool=(_or_none(is_count), "give a largest number of unlabelled images, a positive integer"),
@@ -167,7 +167,7 @@ class SemiConfig:
             adaptive=(_or_none(lambda v: _positive(v) and v < 1), "give the momentum of FreeMatch's threshold, above 0 and below 1 (0.999 is FreeMatch's)"),
             weight=(_positive, "give a positive weight of the unlabelled loss (1 is FixMatch's)"),
             cutout=(lambda v: in_range(v, 0, 1), "give a fraction of the image from 0 (no cutout) to 1"),
-            warmup=(lambda v: is_count(v, 0), "give a whole number of epochs on the labels alone, 0 or more")))
+            warmup=(_fraction, "give a fraction of the run's epochs from 0 (no warm start) up to, not including, 1")))
         if self.adaptive is not None and self.threshold is not None:
             raise ConfigError('threshold', f"threshold={self.threshold} contradicts adaptive={self.adaptive}: FreeMatch's threshold adapts itself to the model's confidence; leave threshold unset, or adaptive for a fixed one")
 
@@ -291,10 +291,15 @@ def resolved(self:RunConfig, shots:int) -> RunConfig:
     "This config as it runs at `shots` labels per class: its epochs fixed, and the head-to-stem ratio at its default where only 'discriminative' uses it"
     if self.model in CLASSIC: return RunConfig(model=self.model)
     epochs = (self.epochs if self.epochs is not None else max(1, math.floor(default_epochs(self.model, shots, self.aug is not None, self.semi is not None) * self.epoch_scale + 1e-9)))
-    if self.semi and self.semi.warmup >= epochs:
-        raise ConfigError('warmup', f"warmup={self.semi.warmup}: the run's {epochs} epochs leave none for the unlabelled images; give fewer warm-up epochs than epochs")
+    if self.semi and (warm := round(self.semi.warmup * epochs)) >= epochs:
+        raise ConfigError('warmup', f"warmup={self.semi.warmup}: {warm} of the run's {epochs} epochs on the labels alone leave none for the unlabelled images; give a smaller fraction")
     transfer = self.transfer if self.model in ('cnn', 'discriminative') else replace(self.transfer, lr_mult=TransferConfig.lr_mult)
     return replace(self, epochs=epochs, epoch_scale=1., transfer=transfer)
+
+@patch
+def warmup_epochs(self:RunConfig) -> int:
+    "Epochs of this resolved semi-supervised config on the labels alone, before `FixMatch` brings in the unlabelled images"
+    return round(self.semi.warmup * self.epochs) if self.semi else 0
 
 # %% ../nbs/00_core.ipynb #207a472f
 @patch

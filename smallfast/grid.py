@@ -6,8 +6,8 @@ Docs: https://smallfast.github.io/smallfast/grid.html.md"""
 
 # %% auto #0
 __all__ = ['DATASETS', 'VALID_SEED', 'AUTO_MIN_TRAININGS', 'AUTO_MAX_WORKERS', 'RUNS_PER_GPU', 'bench_data', 'shots_that_fit',
-           'valid_split', 'run_key', 'read_results', 'write_results', 'add_records', 'progress_line', 'Workers',
-           'auto_workers', 'OnRay', 'run_grid', 'worker_devices']
+           'valid_split', 'run_key', 'read_results', 'write_results', 'add_records', 'progress_line', 'cpu_name',
+           'Workers', 'auto_workers', 'OnRay', 'run_grid', 'worker_devices']
 
 # %% ../nbs/06_grid.ipynb #59104f8c
 import contextlib, ctypes, fcntl, json, multiprocessing, os, signal, socket, threading, time
@@ -142,8 +142,6 @@ def progress_line(done:int, total:int, current:str, elapsed:float, per_run:float
     return f"[{bar:<{width}}] {done}/{total} runs | {current} | elapsed {_clock(elapsed)} | about {left} left"
 
 # %% ../nbs/06_grid.ipynb #229b9144
-def _versions() -> dict: return versions() | dict(threads=torch.get_num_threads())
-
 def _passes(r:dict) -> int: return r['config'].get('aug', {}).get('tta_passes', 0)
 
 def _training(r:dict) -> tuple:
@@ -181,6 +179,18 @@ def _scored(group:list, data:SmallData, held, device) -> list:
         test, valid = score(cfg, sub.x_test, sub.y_test), None if held_out is None else score(cfg, *held_out)
         out.append((test, valid, time.perf_counter() - t + (0 if model is None else trained), _pool_size(cfg, sub)))
     return out
+
+# %% ../nbs/06_grid.ipynb #d13afe5f
+def cpu_name() -> str:
+    "This machine's processor: its model name, family and model (Linux's /proc/cpuinfo), else what `platform` knows; two processors can score one run differently, as their instruction sets take different paths through the same arithmetic"
+    import platform
+    try: info = dict((k.strip(), v.strip()) for k, v in (l.split(':', 1) for l in Path('/proc/cpuinfo').read_text().split('\n\n')[0].splitlines() if ':' in l))
+    except OSError: info = {}
+    if 'model name' not in info: return platform.processor() or platform.machine()
+    return info['model name'] + (f", family {info['cpu family']} model {info['model']}" if 'cpu family' in info and 'model' in info else '')
+
+def _versions() -> dict: return versions() | dict(threads=torch.get_num_threads(), cpu=cpu_name())
+
 
 # %% ../nbs/06_grid.ipynb #5b48f8d6
 def _record(run:dict, test:float, valid, seconds:float, unlabelled, device) -> dict:

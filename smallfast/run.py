@@ -75,7 +75,7 @@ def _mixup(alpha:float) -> MixUp:
 def _fixmatch(cfg:RunConfig, pool:np.ndarray) -> FixMatch:
     "`FixMatch` on `pool` with `cfg.semi`'s settings; its views flip only when `cfg.aug.flip`"
     s, flip = cfg.semi, cfg.aug.flip
-    return FixMatch(pool, mu=s.mu, threshold=s.threshold, adaptive=s.adaptive, weight=s.weight, warmup=s.warmup, weak=weak_aug(flip), strong=strong_aug(flip, cutout=s.cutout))
+    return FixMatch(pool, mu=s.mu, threshold=s.threshold, adaptive=s.adaptive, weight=s.weight, warmup=cfg.warmup_epochs(), weak=weak_aug(flip), strong=strong_aug(flip, cutout=s.cutout))
 
 def _callbacks(cfg:RunConfig, data:SmallData) -> list:
     "The training-only callbacks of a run: the VAE, MixUp, FixMatch and the weights' average when `cfg` asks for them"

@@ -169,12 +169,13 @@ class FixMatch(Callback):
                  threshold:float=SemiConfig.threshold, # Least top probability of the weak view for its pseudo-label to count, in (0, 1]; None: `FIXMATCH_THRESHOLD`, or FreeMatch's with `adaptive`
                  adaptive:float=SemiConfig.adaptive, # Momentum of FreeMatch's self-adaptive threshold (`freematch_threshold`); None: a fixed threshold
                  weight:float=SemiConfig.weight, # Weight of the unlabelled loss
-                 warmup:int=SemiConfig.warmup, # Training epochs on the labelled images alone before the unlabelled ones join, counted over every fit
+                 warmup:int=0, # Training epochs on the labelled images alone before the unlabelled ones join, counted over every fit
                  weak:list=None, # Batch transforms of the weak view; default `weak_aug()`
                  strong:list=None, # Batch transforms of the strong view; default `strong_aug()`
                  true_labels=None): # The pool's true labels, to record the pseudo-labels' accuracy (studies only; never used to train)
         if len(unlabelled) == 0: raise ValueError("FixMatch: the pool of unlabelled images is empty")
-        SemiConfig(mu=mu, threshold=threshold, adaptive=adaptive, weight=weight, warmup=warmup)  # checked as a run's settings are
+        SemiConfig(mu=mu, threshold=threshold, adaptive=adaptive, weight=weight)  # checked as a run's settings are
+        if not is_count(warmup, 0): raise ValueError(f"warmup={warmup!r}: give a whole number of epochs on the labels alone, 0 or more")
         if true_labels is not None and len(true_labels) != len(unlabelled): raise ValueError(f"true_labels: {len(true_labels)} labels for {len(unlabelled)} unlabelled images")
         self.pool, self.true_labels = _pool_tensor(unlabelled), None if true_labels is None else torch.as_tensor(np.asarray(true_labels))
         self.threshold = threshold if threshold is not None or adaptive else FIXMATCH_THRESHOLD

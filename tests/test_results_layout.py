@@ -21,14 +21,14 @@ def test_every_grid_is_indexed():
         assert f'`{where}`' in index or re.search(rf'results/{re.escape(where)}(?![\w/-])', index), where  # the whole path, not the start of a longer one
 
 def test_a_run_in_two_folders_has_one_answer_where_its_records_say_it_ran_alike():
-    "The same run (`run_key`) on the same device, threads and named smallfast version scores the same in every folder that holds it"
+    "The same run (`run_key`) on the same device, threads, processor (where records name it) and named smallfast version scores the same in every folder that holds it"
     from collections import defaultdict
     from smallfast.grid import read_results, run_key
     answers, folders = defaultdict(set), defaultdict(set)
     for f in RESULTS.rglob('results.json'):
         for r in read_results(f):
             if r.get('smallfast'):  # a record without the version that wrote it: its runs cannot be told apart
-                k = (run_key(r), r['device'], r['threads'], r['smallfast'])
+                k = (run_key(r), r['device'], r['threads'], r.get('cpu'), r['smallfast'])
                 answers[k].add(r['accuracy']); folders[k].add(f.parent)
     twice = [k for k, a in answers.items() if len(a) > 1]
     assert not twice, twice[:3]
