@@ -247,7 +247,8 @@ TECHNIQUES = _with_tta({
     'transfer+augment': RunConfig(model='discriminative', aug=AugConfig()),
     'all': RunConfig(model='discriminative', aug=AugConfig(), vae=VAEConfig()),
     'semi': RunConfig(aug=AugConfig(), semi=SemiConfig(), label_smoothing=0.),  # labelled batches augmented, as FixMatch's are; no label smoothing: it caps the confidence its threshold asks for
-    'transfer+semi': RunConfig(model='discriminative', aug=AugConfig(), semi=SemiConfig(), label_smoothing=0.)}) | {m: RunConfig(model=m) for m in CLASSIC}
+    'transfer+semi': RunConfig(model='discriminative', aug=AugConfig(), semi=SemiConfig(warmup=0.5), label_smoothing=0.)  # the first half of its epochs on the labels alone: a warm start
+}) | {m: RunConfig(model=m) for m in CLASSIC}
 DEFAULT_TECHNIQUES = ('baseline', 'augment', 'vae', 'transfer-frozen', 'transfer', 'all') + CLASSIC  # the grid when none are named
 
 # %% ../nbs/00_core.ipynb #09d250f6
@@ -281,8 +282,8 @@ def option_default(name:str):
 
 # %% ../nbs/00_core.ipynb #7caf9648
 def default_epochs(model:str, shots:int, aug:bool=False, semi:bool=False) -> int:
-    "Epochs that served well on Fashion-MNIST at `shots` labels per class; augmented data need more passes (about 3x for the small CNN, 2x for transfer); FixMatch many more on the small CNN, half as many on a pretrained network"
-    if semi: return (600 if shots < 50 else 200) if model == 'cnn' else default_epochs(model, shots, aug) // 2  # 20 at 10 per class: under 10 minutes on 2 CPU cores (the semi-supervised study)
+    "Epochs that served well on Fashion-MNIST at `shots` labels per class; augmented data need more passes (about 3x for the small CNN, 2x for transfer); FixMatch many more on the small CNN, as many on a pretrained network"
+    if semi: return (600 if shots < 50 else 200) if model == 'cnn' else default_epochs(model, shots, aug)  # `transfer+semi` trains the first half on the labels alone (the semi-supervised study)
     if model == 'cnn': return (100 if shots < 50 else 60) if aug else 30
     return (20 if shots < 50 else 10) * (2 if aug else 1)
 

@@ -305,7 +305,7 @@ def _effort(run:dict, n_classes:int) -> float:
     cfg = RunConfig.from_key(run['config'])
     if cfg.model in CLASSIC: return 0.
     net = 4 * (cfg.transfer.size / 64) ** 2 if cfg.transfer else 1.  # EfficientNet-Lite0 at 64 px: about 4 times the small CNN's FLOPs at 28 px
-    passes = cfg.epochs * run['shots'] * n_classes * (1 + (cfg.semi.mu if cfg.semi else 0)) * (1.5 if cfg.vae else 1)
+    passes = cfg.epochs * run['shots'] * n_classes * (1 + (cfg.semi.mu * (1 - cfg.semi.warmup) if cfg.semi else 0)) * (1.5 if cfg.vae else 1)  # a warm start's epochs carry no unlabelled images
     step = 1 if cfg.model == 'frozen' else 3  # a training pass costs about 3 forward ones; with the body frozen, about 1
     return cfg.members * (step * passes * net + (64 * cfg.vae.steps if cfg.vae else 0) + run['test_n'] * net)
 

@@ -50,7 +50,7 @@ def image_classes(root, counts:dict, size=8):
     (['--pool', '0'], "--pool=0: give a largest number of unlabelled images, a positive integer"),
     (['--cutout', '2'], "--cutout=2.0: give a fraction of the image from 0 (no cutout) to 1"),
     (['--warmup', '1'], "--warmup=1.0: give a fraction of the run's epochs from 0 (no warm start) up to, not including, 1"),
-    (['--warmup', '0.99', '--techniques', 'transfer+semi', '--shots', '10'], "--warmup=0.99: 20 of the run's 20 epochs on the labels alone leave none for the unlabelled images")])  # more than any class can spare, named with what it has
+    (['--warmup', '0.99', '--techniques', 'transfer+semi', '--shots', '10'], "--warmup=0.99: 40 of the run's 40 epochs on the labels alone leave none for the unlabelled images")])  # more than any class can spare, named with what it has
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
     r = bench(*args, '--out', tmp_path/'out')
     assert r.returncode == 2 and message in r.stderr and 'Traceback' not in r.stderr, r.stderr

@@ -102,6 +102,19 @@ def test_a_transfer_model_of_grey_images_reads_colour_photos(tmp_path):
     r = subprocess.run([sys.executable, '-c', FRESH, tmp_path/'t.safetensors', *files], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and set(r.stdout.split()) <= {'a', 'b'} and len(r.stdout.split()) == len(files), r.stderr
 
+def test_train_defaults_to_unlabelled_images_where_the_folder_has_enough(tmp_path):
+    "With an unlabelled/ folder that fills a batch's draws, the default technique is transfer+semi; with too few images in it, transfer+augment, and the reason is said"
+    data = photos(tmp_path/'photos', {'red': 6, 'green': 6})
+    (data/'unlabelled').mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(90): Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(data/'unlabelled'/f'{i}.png')  # a batch of the 10 labelled training images draws 70
+    r = cmd('smallfast-train', '--data', data, '--epochs', '2', '--size', '32', '--device', 'cpu', '--out', tmp_path/'semi.safetensors')
+    assert r.returncode == 0 and 'training transfer+semi:' in r.stdout and "'warmup': 0.5" in r.stdout, r.stdout + r.stderr
+    for f in sorted((data/'unlabelled').iterdir())[10:]: f.unlink()
+    r = cmd('smallfast-train', '--data', data, '--epochs', '2', '--size', '32', '--device', 'cpu', '--out', tmp_path/'plain.safetensors')
+    assert r.returncode == 0 and 'training transfer+augment:' in r.stdout, r.stdout + r.stderr
+    assert 'transfer+semi left out of the default: pool=10: fewer unlabelled images than one batch draws' in r.stderr, r.stderr
+
 @pytest.mark.parametrize('args, message', [
     (['--technique', 'mixup'], "unknown technique(s) ['mixup']"),
     (['--technique', 'svm'], '--technique svm is a classic method on raw pixels, not a fastai model'),
