@@ -155,6 +155,15 @@ def _shared_trainings(runs:list) -> list:
     for r in runs: groups.setdefault(_training(r), []).append(r)
     return [sorted(g, key=_passes) for g in groups.values()]
 
+def _bundles(runs:list) -> list:
+    "`runs` by what they train (`_shared_trainings`), and the trainings that train the same VAE (one subset and seed, one VAE config) together, so that one process trains it once (`seeded_vae`)"
+    bundles = {}
+    for g in _shared_trainings(runs):
+        vae = RunConfig.from_key(g[0]['config']).vae
+        key = ('vae', g[0]['shots'], g[0]['seed'], vae) if vae else _training(g[0])
+        bundles.setdefault(key, []).extend(g)
+    return list(bundles.values())
+
 # %% ../nbs/06_grid.ipynb #66f13b17
 def _subset(data:SmallData, shots:int, seed:int, semi:bool, held) -> SmallData:
     "A run's labelled subset; for a semi-supervised run, the rest of the training split, held-out images (`held`) excepted, is its unlabelled pool"
@@ -201,11 +210,14 @@ def _record(run:dict, test:float, valid, seconds:float, unlabelled, device) -> d
 
 def _stamp(t:float) -> str: return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t))
 
-def _records(group:list, data:SmallData, held, device) -> list:
-    "The records of `group`'s runs, which share one training, each stamped with when the training started and the scoring finished (UTC)"
-    started = time.time()
-    scores = _scored(group, data, held, device)
-    return [_record(r, *s, device) | dict(started=_stamp(started), finished=_stamp(time.time())) for r, s in zip(group, scores)]
+def _records(runs:list, data:SmallData, held, device) -> list:
+    "The records of `runs`, trained once for each group that trains alike (`_shared_trainings`), each stamped with when its training started and its scoring finished (UTC)"
+    out = []
+    for group in _shared_trainings(runs):
+        started = time.time()
+        scores = _scored(group, data, held, device)
+        out += [_record(r, *s, device) | dict(started=_stamp(started), finished=_stamp(time.time())) for r, s in zip(group, scores)]
+    return out
 
 def _grid(configs:dict, data:SmallData, *, shots, seeds:int, data_name:str, valid) -> list:
     "Every run of the grid: each config resolved at each shot size, for each seed, on `data` (its name and fingerprint) and all its test images"
@@ -284,7 +296,7 @@ def run_grid(configs:dict, # {technique name: `RunConfig`}, e.g. `check_techniqu
     if unknown := [r for r in same if 'data_hash' not in r]: log(f"{len(unknown)} run(s) in {fn} name '{data_name}' but not a fingerprint of its images (an earlier version's): kept, none reused")
     todo = [g for g in grid if run_key(g) not in done]
     if len(todo) < len(grid): log(f"{len(grid) - len(todo)} of {len(grid)} runs already in {fn}: skipped")
-    groups = _shared_trainings(todo)
+    groups = _bundles(todo)
     executor = _resolved(executor, len(groups), device)
     if executor is not None: groups = _longest_first(groups, data.c)
     with contextlib.closing(_events(groups, data, held, device, executor, log)) as events:
@@ -311,7 +323,7 @@ def _effort(run:dict, n_classes:int) -> float:
 
 def _longest_first(groups:list, n_classes:int) -> list:
     "`groups` of runs sharing a training, the costliest (`_effort`) first"
-    return sorted(groups, key=lambda g: -_effort(g[0], n_classes))
+    return sorted(groups, key=lambda g: -sum(_effort(t[0], n_classes) for t in _shared_trainings(g)))
 
 # %% ../nbs/06_grid.ipynb #cddfaaec
 def worker_devices(workers:int, # Processes running at once

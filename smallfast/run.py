@@ -77,9 +77,9 @@ def _fixmatch(cfg:RunConfig, pool:np.ndarray) -> FixMatch:
     s, flip = cfg.semi, cfg.aug.flip
     return FixMatch(pool, mu=s.mu, threshold=s.threshold, adaptive=s.adaptive, weight=s.weight, warmup=cfg.warmup_epochs(), weak=weak_aug(flip), strong=strong_aug(flip, cutout=s.cutout))
 
-def _callbacks(cfg:RunConfig, data:SmallData) -> list:
-    "The training-only callbacks of a run: the VAE, MixUp, FixMatch and the weights' average when `cfg` asks for them"
-    return ([VAECallback(vae_steps=cfg.vae.steps)] if cfg.vae else []) + ([_mixup(cfg.aug.mixup)] if cfg.aug and cfg.aug.mixup else []) \
+def _callbacks(cfg:RunConfig, data:SmallData, seed:int=0) -> list:
+    "The training-only callbacks of a run from `seed`: the VAE (trained from `seed` on its own, `seeded_vae`), MixUp, FixMatch and the weights' average when `cfg` asks for them"
+    return ([VAECallback(vae_steps=cfg.vae.steps, vae_seed=seed)] if cfg.vae else []) + ([_mixup(cfg.aug.mixup)] if cfg.aug and cfg.aug.mixup else []) \
          + ([_fixmatch(cfg, data.x_unlabelled)] if cfg.semi else []) + ([EMA(cfg.ema)] if cfg.ema else [])
 
 def _learner(cfg:RunConfig, data:SmallData, device=None, pretrained:bool=True) -> Learner:
@@ -94,10 +94,10 @@ def _learner(cfg:RunConfig, data:SmallData, device=None, pretrained:bool=True) -
     return recipe_learner(dls, cfg.model, **kw) if pretrained else transfer_learner(dls, pretrained=False, **kw)
 
 # %% ../nbs/05_run.ipynb #66751c16
-def _fit(learn:Learner, cfg:RunConfig, data:SmallData) -> Learner:
+def _fit(learn:Learner, cfg:RunConfig, data:SmallData, seed:int=0) -> Learner:
     "Fit `learn` as `cfg` says, with its training-only callbacks for the fit alone: one cycle for the small CNN, its recipe for a transfer model"
     lr = ifnone(cfg.lr, DEFAULT_LR[cfg.model])
-    with learn.no_bar(), learn.no_logging(), learn.added_cbs(_callbacks(cfg, data)):
+    with learn.no_bar(), learn.no_logging(), learn.added_cbs(_callbacks(cfg, data, seed)):
         if cfg.model == 'cnn': learn.fit_one_cycle(cfg.epochs, lr)
         else: fit_recipe(learn, cfg.model, cfg.epochs, lr=lr, lr_mult=cfg.transfer.lr_mult)
     return learn
@@ -130,7 +130,7 @@ def _prepared(cfg:RunConfig, data:SmallData, seed:int) -> tuple:
 def _member(cfg:RunConfig, data:SmallData, seed:int, device) -> Learner:
     "One training of resolved `cfg` from `seed`, saying what it is (`run_config`) and what made it (`versions`)"
     set_seed(seed)
-    learn = _fit(_learner(cfg, data, device), cfg, data)
+    learn = _fit(_learner(cfg, data, device), cfg, data, seed)
     learn.run_config, learn.versions = cfg, versions()  # kept in an export
     return learn
 

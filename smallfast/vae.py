@@ -6,10 +6,11 @@ Docs: https://smallfast.github.io/smallfast/vae.html.md"""
 
 # %% auto #0
 __all__ = ['ConvCVAE', 'VAELoss', 'KLWarmup', 'ImagesAsTargets', 'train_vae', 'show_samples', 'save_vae', 'load_vae',
-           'class_folder_name', 'export_synthetic', 'training_items', 'like_batch', 'VAECallback', 'vae_explorer']
+           'class_folder_name', 'export_synthetic', 'training_items', 'like_batch', 'seeded_vae', 'VAECallback',
+           'vae_explorer']
 
 # %% ../nbs/03_vae.ipynb #adc07f5d
-import math, re
+import copy, hashlib, math, re
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.data.transforms import Normalize
 from fastai.learner import Learner
-from fastai.torch_core import TensorCategory, TensorImage, default_device
+from fastai.torch_core import TensorCategory, TensorImage, default_device, no_random
 from fastai.vision.augment import RandTransform
 from fasttransform import Pipeline
 import fastai.callback.schedule  # adds `fit_one_cycle`
@@ -280,6 +281,26 @@ def like_batch(synth:torch.Tensor, xb:torch.Tensor, normalize:Pipeline) -> torch
     if x.shape[1] != xb.shape[1]: x = x.expand(-1, xb.shape[1], -1, -1)
     return type(xb)(normalize(TensorImage(x)))
 
+# %% ../nbs/03_vae.ipynb #53f67039
+_SEEDED = {}  # the last VAE `seeded_vae` trained: {its inputs' key: the VAE}
+
+def _digest(*parts) -> str:
+    "A key for `parts`: tensors by their bytes, anything else by its repr"
+    h = hashlib.sha256()
+    for p in parts: h.update(p.detach().cpu().contiguous().numpy().tobytes() if isinstance(p, torch.Tensor) else repr(p).encode())
+    return h.hexdigest()
+
+def seeded_vae(train, # Builds and trains the VAE from nothing, drawing from the random state
+               seed:int, # Seed of the VAE's own random state
+               *inputs # Everything else the VAE depends on: its training images and labels, its settings, the device
+              ) -> ConvCVAE:
+    "A copy of the VAE `train` gives from `seed`, trained inside `no_random(seed)` so that the caller's random state is unchanged, and kept for the next call with the same inputs"
+    key = _digest(seed, torch.get_num_threads(), *inputs)
+    if key not in _SEEDED:
+        _SEEDED.clear()
+        with no_random(seed): _SEEDED[key] = train()
+    return copy.deepcopy(_SEEDED[key])
+
 # %% ../nbs/03_vae.ipynb #733eb914
 class VAECallback(Callback):
     "Train a conditional VAE on the training items before fitting, then add generated labelled items to every training batch"
@@ -293,6 +314,7 @@ class VAECallback(Callback):
                  filter_conf:float=None, # Drop generated items whose label the classifier gives a probability below this
                  classes:str='balanced', # Classes of the generated items: 'balanced' across classes, or 'batch': those of the batch's real items
                  temperature:float=1.0, # Scale of the random codes
+                 vae_seed:int=None, # Seed of the VAE's own random state: the same items, settings and seed train the same VAE whatever ran before, and it is trained once for the runs that ask for it (`seeded_vae`); None: the learner's random state
                  **vae_kwargs): # Passed to `ConvCVAE` (latent_dim, widths)
         check_range(ratio, 'ratio', 0); check_range(warmup_epochs, 'warmup_epochs', 0)
         if filter_conf is not None: check_range(filter_conf, 'filter_conf', 0, 1)
@@ -305,8 +327,12 @@ def before_fit(self:VAECallback):
     "Check the learner's data, and train a VAE on its training items unless one was given"
     if self.vae is None:
         x, y = training_items(self.dls)
-        self.vae = ConvCVAE(self.dls.c, img_size=tuple(x.shape[-2:]), c_in=x.shape[1], vocab=self.dls.vocab, **self.vae_kwargs)
-        train_vae(self.vae, (x, y), epochs=self.vae_epochs, steps=self.vae_steps, beta=self.beta, device=self.dls.device, progress=False)
+        def trained():
+            vae = ConvCVAE(self.dls.c, img_size=tuple(x.shape[-2:]), c_in=x.shape[1], vocab=self.dls.vocab, **self.vae_kwargs)
+            train_vae(vae, (x, y), epochs=self.vae_epochs, steps=self.vae_steps, beta=self.beta, device=self.dls.device, progress=False)
+            return vae
+        if self.vae_seed is None: self.vae = trained()
+        else: self.vae = seeded_vae(trained, self.vae_seed, x, y, list(self.dls.vocab), self.vae_epochs, self.vae_steps, self.beta, sorted(self.vae_kwargs.items()), str(self.dls.device))
     if self.vae.n_classes != self.dls.c: raise ValueError(f"the VAE generates {self.vae.n_classes} classes but the learner's data has {self.dls.c}")
     self.vae.to(self.dls.device).eval()
     self.norm = _normalize(self.dls.train)
