@@ -101,7 +101,7 @@ def _title(name:str, configs:dict, seeds:int, n_test:int) -> str:
     if (members := {c.members for c in cfgs if c.members > 1}): title += f", ensembles of {', '.join(map(str, sorted(members)))} trainings"
     if (emas := {c.ema for c in cfgs if c.ema}): title += f", weights averaged (decay {', '.join(map(str, sorted(emas)))})"
     if (adaptive := {c.semi.adaptive for c in cfgs if c.semi and c.semi.adaptive}): title += f", FreeMatch's threshold (momentum {', '.join(map(str, sorted(adaptive)))})"
-    if (warm := {c.semi.warmup for c in cfgs if c.semi and c.semi.warmup}): title += f", the first {', '.join(f'{w:.0%}' for w in sorted(warm))} of the epochs on the labels alone"
+    if (warm := {c.semi.warmup for n, c in configs.items() if c.semi and c.semi.warmup != TECHNIQUES[n].semi.warmup}): title += f", a warm start of {', '.join(f'{w:.0%}' for w in sorted(warm))} of the epochs"
     return title
 
 # %% ../nbs/08_cli.ipynb #3314339c
@@ -251,7 +251,7 @@ def _train_and_export(technique:str, cfg:RunConfig, data, *, seed:int, device, o
 # %% ../nbs/08_cli.ipynb #743fae67
 @call_parse
 def train_model(data:str=None, # Image folder or folder of IDX files, or 'digits' or 'fashion-mnist'
-                technique:str=None, # One deep technique of `TECHNIQUES` (smallfast-bench's names); default: transfer+semi when the data has an unlabelled/ folder that fills its batches (ahead of transfer+augment on held-out images at 10 labels per class, in about 4 times its time), else transfer+augment
+                technique:str=None, # One deep technique of `TECHNIQUES` (smallfast-bench's names); default: transfer+semi when the data has an unlabelled/ folder that fills its batches (ahead of transfer+augment on held-out images at 10 labels per class, in about 4.5 times its time), else transfer+augment
                 out:str='model.safetensors', # The model file to write
                 shots:int=None, # Train on this many labelled images per class, a class-balanced subset; default: every labelled training image
                 epochs:int=None, # Epochs; default: the technique's for the labels per class

@@ -322,7 +322,7 @@ def _effort(run:dict, n_classes:int) -> float:
     return cfg.members * (step * passes * net + (64 * cfg.vae.steps if cfg.vae else 0) + run['test_n'] * net)
 
 def _longest_first(groups:list, n_classes:int) -> list:
-    "`groups` of runs sharing a training, the costliest (`_effort`) first"
+    "`groups` of runs (`_bundles`), the costliest (the `_effort` of their trainings together) first"
     return sorted(groups, key=lambda g: -sum(_effort(t[0], n_classes) for t in _shared_trainings(g)))
 
 # %% ../nbs/06_grid.ipynb #cddfaaec

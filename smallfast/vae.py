@@ -285,16 +285,19 @@ def like_batch(synth:torch.Tensor, xb:torch.Tensor, normalize:Pipeline) -> torch
 _SEEDED = {}  # the last VAE `seeded_vae` trained: {its inputs' key: the VAE}
 
 def _digest(*parts) -> str:
-    "A key for `parts`: tensors by their bytes, anything else by its repr"
+    "A key for `parts`: tensors by their shape, type and bytes, anything else by its repr, each part told apart from the next"
     h = hashlib.sha256()
-    for p in parts: h.update(p.detach().cpu().contiguous().numpy().tobytes() if isinstance(p, torch.Tensor) else repr(p).encode())
+    for p in parts:
+        if isinstance(p, torch.Tensor): h.update(repr((tuple(p.shape), p.dtype)).encode()); h.update(p.detach().cpu().contiguous().numpy().tobytes())
+        else: h.update(repr(p).encode())
+        h.update(b'\0')
     return h.hexdigest()
 
 def seeded_vae(train, # Builds and trains the VAE from nothing, drawing from the random state
                seed:int, # Seed of the VAE's own random state
                *inputs # Everything else the VAE depends on: its training images and labels, its settings, the device
               ) -> ConvCVAE:
-    "A copy of the VAE `train` gives from `seed`, trained inside `no_random(seed)` so that the caller's random state is unchanged, and kept for the next call with the same inputs"
+    "A copy of the VAE `train` gives from `seed`, trained inside `no_random(seed)` so that the caller's random state is unchanged, and kept for the next call with the same inputs (`inputs` must name everything `train` depends on)"
     key = _digest(seed, torch.get_num_threads(), *inputs)
     if key not in _SEEDED:
         _SEEDED.clear()
