@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
 	$(BIN)/python -m pip install -q -e '.[dev]'
+# the notebooks store the kernelspec as nbdev-clean writes it (display name = name): name the kernel so, and JupyterLab opens them unchanged
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name python3 > /dev/null
 	touch $(STAMP)
 
 ## the main job: load data, take 10 images per class, train, print test accuracy

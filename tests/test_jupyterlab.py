@@ -1,8 +1,9 @@
 """The notebooks as a newcomer meets them: JupyterLab serving a clean clone, driven in headless Chromium.
 
 Before anything runs, no stored output may read as a widget's text; run, the explorer is live: a slider moved redraws its picture.
+Opened, a notebook has nothing to save.
 Needs Debian's chromium and chromium-driver (see test_docs)."""
-import os, signal, socket, subprocess, sys, time
+import json, os, platform, signal, socket, subprocess, sys, time
 from pathlib import Path
 from urllib.request import urlopen
 import pytest
@@ -90,3 +91,19 @@ def test_02_augment_reads_before_it_runs_and_its_explorer_is_live(lab):
             time.sleep(0.5)
         driver.save_screenshot(str(SHOTS/'jupyterlab-02-moved.png'))
         assert moved, 'moving max_rotate did not redraw the picture'
+
+DIRTY = "return window.jupyterapp.shell.currentWidget.context.model.dirty"
+METADATA = "return JSON.stringify(window.jupyterapp.shell.currentWidget.context.model.metadata)"
+
+@pytest.mark.parametrize('notebook', ['nbs/00_core.ipynb', 'nbs/02_augment.ipynb', 'nbs/studies/semi_supervised.ipynb'])
+def test_a_notebook_opens_clean(lab, notebook):
+    "Opened and connected to its kernel, a notebook has nothing to save: what JupyterLab writes on opening is what is stored (on the Python the notebooks store)"
+    url, clone = lab
+    stored = json.loads((clone/notebook).read_text())['metadata']['language_info']['version']
+    if stored != platform.python_version(): pytest.skip(f'the notebooks store Python {stored}, this is {platform.python_version()}: run tools/stamp_kernel.py')
+    with chromium(1280, 1000) as driver:
+        driver.get(f'{url}/lab/tree/{notebook}')
+        wait_for(driver, NOTEBOOK, what='the notebook')
+        wait_for(driver, KERNEL_IDLE, what='the kernel')
+        time.sleep(3)  # the kernel's language_info arrives after it is idle
+        assert driver.execute_script(DIRTY) is False, f'{notebook} opens with unsaved changes: {driver.execute_script(METADATA)}'

@@ -1,5 +1,5 @@
 "The project as a user meets it: the demo command, and the README kept in step with nbs/index.ipynb"
-import os, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 root = Path(__file__).resolve().parent.parent
 
@@ -24,3 +24,12 @@ def test_the_library_imports_no_notebook_stack():
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == '[]', r.stdout
+
+def test_every_notebook_stores_the_kernel_jupyterlab_writes():
+    "Each notebook stores the kernelspec `make install` names (as nbdev-clean writes it) and one and the same `language_info`, which JupyterLab compares on opening"
+    metas = {fn.relative_to(root): json.loads(fn.read_text())['metadata'] for fn in sorted((root/'nbs').rglob('*.ipynb')) if '.ipynb_checkpoints' not in fn.parts}
+    assert len(metas) > 20
+    bad = [str(fn) for fn, m in metas.items() if m['kernelspec'] != {'display_name': 'python3', 'language': 'python', 'name': 'python3'}]
+    assert not bad, f'another kernelspec in {bad}'
+    infos = {json.dumps(m.get('language_info'), sort_keys=True) for m in metas.values()}
+    assert len(infos) == 1 and json.loads(infos.pop())['name'] == 'python', 'the notebooks store different language_info: run tools/stamp_kernel.py, then nbdev-clean'
