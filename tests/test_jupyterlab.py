@@ -101,9 +101,11 @@ def test_a_notebook_opens_clean(lab, notebook):
     url, clone = lab
     stored = json.loads((clone/notebook).read_text())['metadata']['language_info']['version']
     if stored != platform.python_version(): pytest.skip(f'the notebooks store Python {stored}, this is {platform.python_version()}: run tools/stamp_kernel.py')
+    SHOTS.mkdir(parents=True, exist_ok=True)
     with chromium(1280, 1000) as driver:
         driver.get(f'{url}/lab/tree/{notebook}')
         wait_for(driver, NOTEBOOK, what='the notebook')
         wait_for(driver, KERNEL_IDLE, what='the kernel')
         time.sleep(3)  # the kernel's language_info arrives after it is idle
+        driver.save_screenshot(str(SHOTS/f'jupyterlab-opens-clean-{Path(notebook).stem}.png'))
         assert driver.execute_script(DIRTY) is False, f'{notebook} opens with unsaved changes: {driver.execute_script(METADATA)}'
