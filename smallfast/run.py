@@ -221,7 +221,7 @@ def evaluate(learners, # A trained `Learner`, or a list of them (an ensemble: th
     return float((probs.argmax(-1) == torch.as_tensor(np.asarray(labels))).float().mean())
 
 # %% ../nbs/05_run.ipynb #08a6fda5
-FOLD_RTOL = 1e-3  # the largest change folding may make to a network's outputs, relative to their largest magnitude
+FOLD_RTOL = 1e-3  # the largest change folding may make to a network's outputs, relative to their largest magnitude (or to 1, when that is smaller)
 FOLDED_CONVS = (nn.Conv2d, Conv2dSame)  # the convolutions `folded_batchnorm` folds into: exactly these types (a subclass, such as timm's `StdConv2d`, may compute its weight)
 FOLDED_NORMS = (nn.BatchNorm2d, BatchNormAct2d)  # the batch norms it folds: exactly these types
 
